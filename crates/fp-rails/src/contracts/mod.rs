@@ -1,0 +1,1 @@
+//! Typed forms of the platform's wire contracts (`contracts/*.schema.json`).
