@@ -1,0 +1,93 @@
+//! The command-line surface. Planned components are listed now so `fp --help` shows the whole
+//! platform; running one that is not built yet says so and which issue tracks it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// fraud-platform: a closed-world, production-shaped fraud detection platform.
+#[derive(Debug, Parser)]
+#[command(name = "fp", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand understands.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Profile name (local, local_parity, dev, prod) or path to a profile YAML file.
+    #[arg(long, global = true, env = "FP_PROFILE", default_value = "local")]
+    pub profile: String,
+    /// Directory holding `profiles/` (default: the nearest `config/` above the working
+    /// directory, then the profiles built into fp).
+    #[arg(long, global = true, env = "FP_CONFIG_DIR")]
+    pub config_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole platform on embedded defaults and print a reconciliation [planned: #7].
+    Demo(Planned),
+    /// Data engine stand-in: generate and verify sealed worlds [planned: #3].
+    World(Planned),
+    /// Oracle Store: seal worlds, build stream views [planned: #3].
+    Oracle(Planned),
+    /// Scenario Runner: verify gates, publish run_facts_view and READY [planned: #5].
+    Sr(Planned),
+    /// World Stream Producer: replay a READY world into the Ingestion Gate [planned: #7].
+    Wsp(Planned),
+    /// Ingestion Gate: the only door onto the bus [planned: #6].
+    Ig(Planned),
+    /// Event Bus: topics, tail, replay [planned: #4].
+    Eb(Planned),
+    /// Real-time decision loop workers (CSFB, IEG, OFP, DL, DF, AL, DLA) [planned: #8, #9].
+    Rtdl(Planned),
+    /// Decision audit log: show and verify a decision's chain [planned: #9].
+    Audit(Planned),
+    /// Local parity stack (S3 + Kinesis + PostgreSQL) bootstrap [planned: #10].
+    Parity(Planned),
+    /// Environment profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Print the version of fp and of the contracts it speaks.
+    Version(VersionArgs),
+}
+
+/// Arguments of a subcommand that is not built yet (accepted so the message is the same
+/// whatever was typed after it).
+#[derive(Debug, Args)]
+pub struct Planned {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Print the resolved profile (secrets shown as ***) with its policy_rev.
+    Show(ShowArgs),
+    /// List the profiles that can be loaded.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Yaml)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Print as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Yaml,
+    Json,
+}

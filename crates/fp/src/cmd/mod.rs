@@ -1,0 +1,32 @@
+//! Subcommand implementations: thin glue from parsed arguments to the libraries.
+
+mod profile;
+mod version;
+
+use anyhow::bail;
+
+use crate::cli::{Cli, Command};
+
+/// Dispatch one command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Profile(cmd) => profile::run(&cli.global, cmd),
+        Command::Version(args) => version::run(&args),
+        Command::Demo(_) => planned("demo", "#7"),
+        Command::World(_) => planned("world", "#3"),
+        Command::Oracle(_) => planned("oracle", "#3"),
+        Command::Sr(_) => planned("sr", "#5"),
+        Command::Wsp(_) => planned("wsp", "#7"),
+        Command::Ig(_) => planned("ig", "#6"),
+        Command::Eb(_) => planned("eb", "#4"),
+        Command::Rtdl(_) => planned("rtdl", "#8 and #9"),
+        Command::Audit(_) => planned("audit", "#9"),
+        Command::Parity(_) => planned("parity", "#10"),
+    }
+}
+
+fn planned(name: &str, issue: &str) -> anyhow::Result<()> {
+    bail!(
+        "`fp {name}` is planned but not built yet (tracked in issue {issue}); see `fp --help` for what works today"
+    )
+}

@@ -1,0 +1,132 @@
+//! The `fp` binary as a user runs it: output, redaction, exit codes, one-line errors.
+
+use std::process::{Command, Output};
+
+fn fp(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fp"));
+    // A clean environment: only what the test passes (plus PATH for the loader).
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(args).output().expect("fp runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const PARITY_ENV: &[(&str, &str)] = &[
+    ("FP_S3_ENDPOINT", "http://127.0.0.1:5999"),
+    ("FP_KINESIS_ENDPOINT", "http://127.0.0.1:5999"),
+    ("AWS_ACCESS_KEY_ID", "AKIA-TEST-ACCESS-KEY"),
+    ("AWS_SECRET_ACCESS_KEY", "top-secret-value-42"),
+    ("IG_API_KEYS", "wsp-secret-key,df-secret-key"),
+    ("IG_CLIENT_API_KEY", "wsp-secret-key"),
+];
+
+#[test]
+fn profile_show_redacts_secrets_from_the_environment() {
+    let out = fp(
+        &["profile", "show", "--profile", "local_parity"],
+        PARITY_ENV,
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    for (_, secret) in &PARITY_ENV[2..] {
+        for part in secret.split(',') {
+            assert!(!stdout.contains(part), "secret {part} printed:\n{stdout}");
+        }
+    }
+    assert!(stdout.contains("***"), "{stdout}");
+    assert!(stdout.contains("policy_rev"), "{stdout}");
+    assert!(
+        stdout.contains("http://127.0.0.1:5999"),
+        "plain wiring is shown:\n{stdout}"
+    );
+
+    let out = fp(
+        &[
+            "profile",
+            "show",
+            "--profile",
+            "local_parity",
+            "--format",
+            "json",
+        ],
+        PARITY_ENV,
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json output");
+    assert_eq!(doc["wiring"]["ingestion_gate"]["auth"]["api_keys"], "***");
+    assert_eq!(doc["policy_rev"]["policy_id"], "fp.platform.policy");
+    assert_eq!(
+        doc["policy_rev"]["content_digest"].as_str().map(str::len),
+        Some(64)
+    );
+}
+
+#[test]
+fn missing_variable_fails_with_its_name() {
+    let env: Vec<(&str, &str)> = PARITY_ENV
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "AWS_SECRET_ACCESS_KEY")
+        .collect();
+    let out = fp(&["profile", "show", "--profile", "local_parity"], &env);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("AWS_SECRET_ACCESS_KEY"), "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn local_profile_needs_nothing() {
+    let out = fp(&["profile", "show"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("profile_id: local"));
+}
+
+#[test]
+fn help_lists_the_planned_components_and_planned_ones_refuse_clearly() {
+    let out = fp(&["--help"], &[]);
+    let help = text(&out.stdout);
+    for sub in [
+        "demo", "world", "oracle", "sr", "wsp", "ig", "eb", "rtdl", "audit", "profile", "version",
+    ] {
+        assert!(
+            help.contains(&format!("  {sub} ")),
+            "missing {sub} in:\n{help}"
+        );
+    }
+    let out = fp(&["world", "generate", "--seed", "42"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("issue #3"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn unknown_profile_and_bad_flags_fail() {
+    let out = fp(&["profile", "show", "--profile", "nope"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("local_parity"),
+        "lists known profiles"
+    );
+    let out = fp(&["profile", "show", "--format", "xml"], &[]);
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn version_prints() {
+    let out = fp(&["version", "--json"], &[]);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["fp"], env!("CARGO_PKG_VERSION"));
+}
