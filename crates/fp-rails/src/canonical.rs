@@ -77,26 +77,33 @@ fn write_value(out: &mut String, value: &Value, style: Style) {
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            // Sort explicitly: the map's own order depends on serde_json features that another
-            // crate in the build may switch on (`preserve_order`).
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push_str(item_separator(style));
-                }
-                write_string(out, key);
-                out.push_str(match style {
-                    Style::Compact => ":",
-                    Style::Loose => ": ",
-                });
-                write_value(out, item, style);
-            }
-            out.push('}');
-        }
+        Value::Object(map) => write_map(out, map, style),
     }
+}
+
+/// Append the canonical encoding of an object to `out`.
+pub fn write_map_to(out: &mut String, map: &serde_json::Map<String, Value>, style: Style) {
+    write_map(out, map, style);
+}
+
+fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, style: Style) {
+    // Sort explicitly: the map's own order depends on serde_json features that another
+    // crate in the build may switch on (`preserve_order`).
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push('{');
+    for (i, (key, item)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(item_separator(style));
+        }
+        write_string(out, key);
+        out.push_str(match style {
+            Style::Compact => ":",
+            Style::Loose => ": ",
+        });
+        write_value(out, item, style);
+    }
+    out.push('}');
 }
 
 fn item_separator(style: Style) -> &'static str {
@@ -172,28 +179,60 @@ pub fn python_float_repr(f: f64) -> String {
     out
 }
 
+/// Append a JSON string literal with Python's `ensure_ascii=True` escaping to `out`.
+pub fn write_str_to(out: &mut String, s: &str) {
+    write_string(out, s);
+}
+
 /// A JSON string literal with Python's `ensure_ascii=True` escaping.
 fn write_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{:04x}", unit));
-                }
+    // Fast path: copy runs of printable ASCII that need no escaping in one go.
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        let run = bytes[start..]
+            .iter()
+            .position(|&b| !(0x20..=0x7e).contains(&b) || b == b'"' || b == b'\\')
+            .unwrap_or(bytes.len() - start);
+        out.push_str(&s[start..start + run]);
+        start += run;
+        if start >= bytes.len() {
+            break;
+        }
+        // `start` is at a char boundary: the run stopped at an ASCII byte or a lead byte.
+        let c = s[start..].chars().next().unwrap_or('\u{fffd}');
+        start += c.len_utf8();
+        escape_char(out, c);
+    }
+    out.push('"');
+}
+
+fn escape_char(out: &mut String, c: char) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{08}' => out.push_str("\\b"),
+        '\u{0c}' => out.push_str("\\f"),
+        ' '..='~' => out.push(c),
+        _ => {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                push_u_escape(out, *unit);
             }
         }
     }
-    out.push('"');
+}
+
+fn push_u_escape(out: &mut String, unit: u16) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push_str("\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(char::from(HEX[usize::from((unit >> shift) & 0xf)]));
+    }
 }
 
 #[cfg(test)]

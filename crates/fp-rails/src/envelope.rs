@@ -148,12 +148,24 @@ impl CanonicalEnvelope {
     /// `sha256(CJ({"event_type", "schema_version", "payload"}))`. Transport metadata (ids,
     /// pins, times, producer) is excluded so the same fact from two producers hashes alike.
     pub fn payload_hash(&self) -> Hex64 {
-        let v = serde_json::json!({
-            "event_type": self.event_type,
-            "schema_version": self.schema_version,
-            "payload": self.payload,
-        });
-        Hex64::digest(crate::canonical::cj(&v))
+        // CJ({"event_type", "payload", "schema_version"}) written directly (keys already in
+        // sorted order) so the payload is not cloned into a wrapper object on the hot path.
+        use crate::canonical::{Style, write_map_to, write_str_to};
+        let mut buf = String::with_capacity(512);
+        buf.push_str("{\"event_type\":");
+        write_str_to(&mut buf, &self.event_type);
+        buf.push_str(",\"payload\":");
+        match &self.payload {
+            Some(map) => write_map_to(&mut buf, map, Style::Compact),
+            None => buf.push_str("null"),
+        }
+        buf.push_str(",\"schema_version\":");
+        match &self.schema_version {
+            Some(v) => write_str_to(&mut buf, v),
+            None => buf.push_str("null"),
+        }
+        buf.push('}');
+        Hex64::digest(buf)
     }
 
     /// The envelope's pins as ContextPins, when all six are present.
