@@ -258,6 +258,12 @@ pub fn ig_policy_digest(files: &[(String, Value)]) -> Hex64 {
     hex64(sha256_hex(cj(&Value::Array(list))))
 }
 
+/// IG audit event id: `sha("{event_type}:{ts_iso}:{CJ(payload)}")`. Timestamp-based in the
+/// reference (so not replay-stable); kept for wire compatibility of IG audit events.
+pub fn ig_audit_event_id(event_type: &str, ts_iso: &str, payload: &Value) -> Hex64 {
+    hex64(sha256_hex(format!("{event_type}:{ts_iso}:{}", cj(payload))))
+}
+
 // ---------------------------------------------------------------- RTDL (§12)
 
 /// IEG entity id: `sha("{entity_type}:{identifier_type}:{identifier_value}:{scope}")` with
@@ -282,6 +288,59 @@ pub fn ieg_entity_id(
     hex64(sha256_hex(format!(
         "{entity_type}:{identifier_type}:{identifier_value}:{scope}"
     )))
+}
+
+/// IEG graph-version token: `sha(CJ({stream_id, topics: {topic: {partitions: {"<pid>":
+/// {next_offset, offset_kind}}}}}))`. The caller builds the basis object; the reference token is
+/// 64 hex while the `graph_version` contract wants hex32 (decided with IEG, issue #8).
+pub fn ieg_graph_version(basis: &Value) -> Hex64 {
+    hex64(sha256_hex(cj(basis)))
+}
+
+/// The inputs of an OFP feature snapshot's hash.
+#[derive(Debug, Clone)]
+pub struct SnapshotHashInput<'a> {
+    /// Six pins (as in the snapshot).
+    pub pins: &'a Value,
+    /// As-of time of the request.
+    pub as_of_time_utc: &'a str,
+    /// `[{name, version}]` (sorted here).
+    pub feature_groups: &'a [(String, String)],
+    /// Feature-definition policy revision.
+    pub feature_def_policy_rev: &'a Value,
+    /// EB offset basis.
+    pub eb_offset_basis: &'a Value,
+    /// Graph version, or `null`.
+    pub graph_version: Option<&'a Value>,
+    /// Run config digest, or `null`.
+    pub run_config_digest: Option<&'a str>,
+    /// `"<key_type>:<key_id>" -> values`.
+    pub features: &'a Value,
+    /// Freshness block, or `null`.
+    pub freshness: Option<&'a Value>,
+}
+
+/// OFP `snapshot_hash = sha(CJ({pins, as_of_time_utc, feature_groups↑(name, version),
+/// feature_def_policy_rev, eb_offset_basis, graph_version, run_config_digest, features,
+/// freshness}))`.
+pub fn ofp_snapshot_hash(input: &SnapshotHashInput<'_>) -> Hex64 {
+    let mut groups = input.feature_groups.to_vec();
+    groups.sort();
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .map(|(name, version)| json!({"name": name, "version": version}))
+        .collect();
+    hex64(sha256_hex(cj(&json!({
+        "pins": input.pins,
+        "as_of_time_utc": input.as_of_time_utc,
+        "feature_groups": groups,
+        "feature_def_policy_rev": input.feature_def_policy_rev,
+        "eb_offset_basis": input.eb_offset_basis,
+        "graph_version": input.graph_version,
+        "run_config_digest": input.run_config_digest,
+        "features": input.features,
+        "freshness": input.freshness,
+    }))))
 }
 
 /// One `(partition, offset)` entry of an offset basis.
@@ -405,6 +464,22 @@ pub fn df_idempotency_key(source_event_id: &str, action_domain: &str, pins: &Con
 /// DF `action_id = H32("{decision_id}:{action_kind}")`.
 pub fn df_action_id(decision_id: &Hex32, action_kind: &str) -> Hex32 {
     hex32(h32(format!("{decision_id}:{action_kind}")))
+}
+
+/// DF `run_config_digest = sha(CJ({trigger, context, registry_policy, registry_snapshot}))`
+/// over the digests of its four policies.
+pub fn df_run_config_digest(
+    trigger: &str,
+    context: &str,
+    registry_policy: &str,
+    registry_snapshot: &str,
+) -> Hex64 {
+    hex64(sha256_hex(cj(&json!({
+        "trigger": trigger,
+        "context": context,
+        "registry_policy": registry_policy,
+        "registry_snapshot": registry_snapshot,
+    }))))
 }
 
 /// AL semantic key: `sha(CJ({platform_run_id, scenario_run_id, idempotency_key}))`.
@@ -915,6 +990,35 @@ mod tests {
         let c = governance_event_id("RUN_STARTED", "p", Some("s"), "wsp", None, &json!({"x": 2}));
         assert_eq!(a, b);
         assert_ne!(b, c);
+    }
+
+    fn snapshot_hash_of(groups: &[(String, String)], features: &Value) -> Hex64 {
+        let pins = json!({"platform_run_id": "p"});
+        let rev = json!({"policy_id": "ofp.features.v0", "revision": "r1"});
+        let basis = json!({"stream": "s", "offset_kind": "file_line", "offsets": []});
+        ofp_snapshot_hash(&SnapshotHashInput {
+            pins: &pins,
+            as_of_time_utc: "2026-01-01T00:00:00.000000Z",
+            feature_groups: groups,
+            feature_def_policy_rev: &rev,
+            eb_offset_basis: &basis,
+            graph_version: None,
+            run_config_digest: None,
+            features,
+            freshness: None,
+        })
+    }
+
+    #[test]
+    fn snapshot_hash_sorts_groups_and_covers_features() {
+        let a = ("a".to_owned(), "v1".to_owned());
+        let b = ("b".to_owned(), "v1".to_owned());
+        let f1 = json!({"flow_id:1": {"event_count": 1}});
+        let f2 = json!({"flow_id:1": {"event_count": 2}});
+        let ab = [a.clone(), b.clone()];
+        let ba = [b, a];
+        assert_eq!(snapshot_hash_of(&ab, &f1), snapshot_hash_of(&ba, &f1));
+        assert_ne!(snapshot_hash_of(&ab, &f1), snapshot_hash_of(&ab, &f2));
     }
 
     #[test]

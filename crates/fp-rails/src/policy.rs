@@ -73,11 +73,6 @@ impl Provenance {
     }
 }
 
-/// Digest of several named digests (e.g. DF's `run_config_digest` over its policies).
-pub fn composite_digest(parts: &serde_json::Value) -> Hex64 {
-    Hex64::digest(crate::canonical::cj(parts))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
