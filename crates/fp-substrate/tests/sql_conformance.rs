@@ -2,8 +2,6 @@
 //! PostgreSQL (`FP_TEST_PG_DSN`, each test in its own freshly created schema).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
 use fp_substrate::sql::{
@@ -48,46 +46,17 @@ impl Fixture for SqliteFile {
 }
 
 struct Postgres {
-    base: String,
-    schema: String,
-}
-
-/// `dsn` with `options=-c search_path=<schema>` so every pooled connection lands in it.
-fn with_search_path(dsn: &str, schema: &str) -> String {
-    let sep = if dsn.contains('?') { '&' } else { '?' };
-    format!("{dsn}{sep}options=-c%20search_path%3D{schema}")
+    schema: fp_substrate::testing::PgSchema,
 }
 
 impl Fixture for Postgres {
     async fn setup(test: &str) -> Option<Self> {
-        let base = std::env::var("FP_TEST_PG_DSN")
-            .ok()
-            .filter(|d| !d.is_empty())
-            .unwrap_or_else(|| common::DEFAULT_PG_DSN.to_owned());
-        let Some((host, port)) = common::host_port(&base, 5432) else {
-            return common::missing(test, "PostgreSQL", "FP_TEST_PG_DSN is not a URL");
-        };
-        if !common::reachable(&host, port) {
-            return common::missing(
-                test,
-                "PostgreSQL",
-                &format!("{host}:{port} does not answer"),
-            );
-        }
-        let admin = match SqlStore::open(&base).await {
-            Ok(store) => store,
-            Err(e) => return common::missing(test, "PostgreSQL", &e.to_string()),
-        };
-        let schema = common::unique("fp_t");
-        let ddl = format!("CREATE SCHEMA {schema}");
-        admin
-            .transact(move |tx| tx.execute_batch(&ddl))
-            .await
-            .unwrap();
-        Some(Self { base, schema })
+        Some(Self {
+            schema: fp_substrate::testing::PgSchema::create(test).await?,
+        })
     }
     fn url(&self) -> String {
-        with_search_path(&self.base, &self.schema)
+        self.schema.url()
     }
     fn bad_url(&self) -> (String, &'static str, &'static str) {
         // Port 1 refuses connections at once.
@@ -96,16 +65,6 @@ impl Fixture for Postgres {
             "127.0.0.1:1",
             "s3cr3t-pw",
         )
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        // Best effort: a leaked test schema is harmless but untidy.
-        let ddl = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
-        if let Ok(admin) = SqlStore::open_blocking(&self.base) {
-            let _ = admin.transact_blocking(move |tx| tx.execute_batch(&ddl));
-        }
     }
 }
 

@@ -31,8 +31,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run the whole platform on embedded defaults and print a reconciliation [planned: #7].
     Demo(Planned),
-    /// Data engine stand-in: generate and verify sealed worlds [planned: #3].
-    World(Planned),
+    /// Data engine stand-in: generate and verify synthetic worlds.
+    #[command(subcommand)]
+    World(WorldCommand),
     /// Oracle Store: seal worlds, build stream views [planned: #3].
     Oracle(Planned),
     /// Scenario Runner: verify gates, publish run_facts_view and READY [planned: #5].
@@ -62,6 +63,52 @@ pub enum Command {
 pub struct Planned {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorldCommand {
+    /// Generate one world (run root) at the engine interface: 12 outputs as Parquet, 10
+    /// validation gates, run_receipt.json. Never overwrites an existing run root.
+    Generate(GenerateArgs),
+    /// Re-check a run root from disk: every gate digest, every output digest, every invariant.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The run root to create (must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Realisation seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Scenario id.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Number of flows (one per arrival).
+    #[arg(long)]
+    pub flows: Option<u64>,
+    /// Horizon in days.
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Target share of flows touched by fraud campaigns (0..=0.5).
+    #[arg(long)]
+    pub fraud_rate: Option<f64>,
+    /// World configuration file (YAML or JSON); flags override its values.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print the summary as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The run root to verify.
+    pub root: PathBuf,
+    /// Print the report as one JSON document.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -102,10 +102,10 @@ fn help_lists_the_planned_components_and_planned_ones_refuse_clearly() {
             "missing {sub} in:\n{help}"
         );
     }
-    let out = fp(&["world", "generate", "--seed", "42"], &[]);
+    let out = fp(&["sr", "run", "--request", "x.json"], &[]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("issue #3"),
+        text(&out.stderr).contains("issue #5"),
         "{}",
         text(&out.stderr)
     );
@@ -129,4 +129,67 @@ fn version_prints() {
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(doc["fp"], env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn world_generate_prints_the_mix_verifies_and_never_overwrites() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("world");
+    let root_s = root.to_str().expect("utf-8 path");
+    let out = fp(
+        &[
+            "world",
+            "generate",
+            "--out",
+            root_s,
+            "--flows",
+            "600",
+            "--fraud-rate",
+            "0.05",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!(summary["flows"], 600);
+    let fraud = summary["fraud_flows"].as_u64().expect("fraud_flows");
+    assert!(fraud > 0 && fraud < 600, "{summary}");
+    assert!(
+        summary["campaign_mix"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty()),
+        "{summary}"
+    );
+    assert_eq!(summary["gates"].as_object().map(|g| g.len()), Some(10));
+
+    let out = fp(&["world", "verify", root_s], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("OK "),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let again = fp(
+        &["world", "generate", "--out", root_s, "--flows", "600"],
+        &[],
+    );
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("never overwritten"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    // a deleted gate flag is named by verify
+    let flag = root.join(format!(
+        "data/layer3/6B/validation/manifest_fingerprint={}/_passed.flag",
+        summary["manifest_fingerprint"].as_str().expect("mf")
+    ));
+    std::fs::remove_file(&flag).expect("flag exists");
+    let out = fp(&["world", "verify", root_s], &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("_passed.flag") || err.contains("6B"), "{err}");
 }

@@ -2,6 +2,7 @@
 
 mod profile;
 mod version;
+mod world;
 
 use anyhow::bail;
 
@@ -13,7 +14,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Profile(cmd) => profile::run(&cli.global, cmd),
         Command::Version(args) => version::run(&args),
         Command::Demo(_) => planned("demo", "#7"),
-        Command::World(_) => planned("world", "#3"),
+        Command::World(cmd) => world::run(cmd),
         Command::Oracle(_) => planned("oracle", "#3"),
         Command::Sr(_) => planned("sr", "#5"),
         Command::Wsp(_) => planned("wsp", "#7"),
