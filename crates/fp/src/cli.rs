@@ -42,8 +42,9 @@ pub enum Command {
     Wsp(Planned),
     /// Ingestion Gate: the only door onto the bus [planned: #6].
     Ig(Planned),
-    /// Event Bus: topics, tail, replay [planned: #4].
-    Eb(Planned),
+    /// Event Bus: topics, partitions, tail and replay of records.
+    #[command(subcommand)]
+    Eb(EbCommand),
     /// Real-time decision loop workers (CSFB, IEG, OFP, DL, DF, AL, DLA) [planned: #8, #9].
     Rtdl(Planned),
     /// Decision audit log: show and verify a decision's chain [planned: #9].
@@ -109,6 +110,58 @@ pub struct VerifyArgs {
     /// Print the report as one JSON document.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EbCommand {
+    /// Create the platform's topic taxonomy (idempotent).
+    Provision {
+        /// Act on the control bus instead of the event bus.
+        #[arg(long)]
+        control: bool,
+    },
+    /// List provisioned topics.
+    Topics {
+        /// Act on the control bus instead of the event bus.
+        #[arg(long)]
+        control: bool,
+    },
+    /// Show a topic's partitions and their offset ranges (end offsets are exclusive-next).
+    Describe {
+        /// Topic name, e.g. fp.bus.traffic.fraud.v1.
+        topic: String,
+        /// Act on the control bus instead of the event bus.
+        #[arg(long)]
+        control: bool,
+    },
+    /// Print records as JSON lines ({topic, partition, offset, published_at_utc, value}).
+    Tail(TailArgs),
+    /// Copy records to a JSON-lines file.
+    Replay {
+        #[command(flatten)]
+        tail: TailArgs,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// Topic name.
+    pub topic: String,
+    /// Only this partition (default: every partition, one after another).
+    #[arg(long)]
+    pub partition: Option<u32>,
+    /// Start at this offset (exclusive-next checkpoint; needs --partition).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// At most this many records.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Act on the control bus instead of the event bus.
+    #[arg(long)]
+    pub control: bool,
 }
 
 #[derive(Debug, Subcommand)]

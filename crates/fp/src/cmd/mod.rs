@@ -1,5 +1,6 @@
 //! Subcommand implementations: thin glue from parsed arguments to the libraries.
 
+mod eb;
 mod profile;
 mod version;
 mod world;
@@ -19,7 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sr(_) => planned("sr", "#5"),
         Command::Wsp(_) => planned("wsp", "#7"),
         Command::Ig(_) => planned("ig", "#6"),
-        Command::Eb(_) => planned("eb", "#4"),
+        Command::Eb(cmd) => eb::run(&cli.global, cmd),
         Command::Rtdl(_) => planned("rtdl", "#8 and #9"),
         Command::Audit(_) => planned("audit", "#9"),
         Command::Parity(_) => planned("parity", "#10"),
