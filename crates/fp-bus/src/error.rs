@@ -153,6 +153,20 @@ pub enum BusError {
     #[error("internal event bus error: {0}")]
     Internal(String),
 
+    /// A remote bus service (Kinesis) refused or kept failing a call after bounded retries.
+    /// Like any failed append, a failed publish may have left some records durable.
+    #[error("{backend} {operation} failed after {attempts} attempt(s): {reason}")]
+    Remote {
+        /// Backend name (`kinesis`).
+        backend: &'static str,
+        /// The API operation and what it was for (e.g. `PutRecords on stream x`).
+        operation: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last failure.
+        reason: String,
+    },
+
     /// A configuration value that cannot work.
     #[error("invalid event bus configuration: {0}")]
     Config(String),

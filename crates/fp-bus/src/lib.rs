@@ -7,6 +7,7 @@
 //! * [`EventBus`]: the one trait every backend implements (held as `Arc<dyn EventBus>`);
 //! * [`topics`]: the topic taxonomy and topic specs;
 //! * [`embedded`]: the embedded segmented log, the `local` backend;
+//! * [`kinesis`]: Amazon Kinesis Data Streams, the `local_parity`/`dev`/`prod` backend;
 //! * [`checkpoints`]: consumer offsets stored in the consumer's own SQL transaction;
 //! * `conformance`: the test suite every backend runs (hidden from docs; used by tests).
 //!
@@ -32,6 +33,7 @@ pub mod conformance;
 pub mod embedded;
 pub mod error;
 mod index;
+pub mod kinesis;
 mod partition;
 mod record;
 mod recovery;

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use fp_bus::kinesis::{KinesisBus, KinesisConfig};
 use fp_bus::topics::PartitionCounts;
 use fp_bus::{EmbeddedBus, EmbeddedConfig, EventBus};
 use fp_substrate::profile::{BusWiring, ProcessEnv, ResolvedProfile};
@@ -35,7 +36,7 @@ pub struct OpenBus {
 }
 
 /// Open the profile's event or control bus.
-pub fn open_bus(profile: &ResolvedProfile, role: BusRole) -> anyhow::Result<OpenBus> {
+pub async fn open_bus(profile: &ResolvedProfile, role: BusRole) -> anyhow::Result<OpenBus> {
     let wiring = match role {
         BusRole::Event => &profile.profile.wiring.event_bus,
         BusRole::Control => &profile.profile.wiring.control_bus,
@@ -60,8 +61,33 @@ pub fn open_bus(profile: &ResolvedProfile, role: BusRole) -> anyhow::Result<Open
                 },
             })
         }
-        BusWiring::Kinesis { .. } => bail!(
-            "{key} is Kinesis, whose backend is not wired into fp yet (issue #4); use --profile local"
-        ),
+        BusWiring::Kinesis {
+            endpoint,
+            region,
+            shards,
+            stream_prefix,
+            access_key_id,
+            secret_access_key,
+        } => {
+            let config = KinesisConfig {
+                endpoint: endpoint.clone(),
+                region: region.clone(),
+                stream_prefix: stream_prefix.clone(),
+                shards: *shards,
+                access_key_id: access_key_id.as_ref().map(|s| s.expose().to_owned()),
+                secret_access_key: secret_access_key.as_ref().map(|s| s.expose().to_owned()),
+                ..KinesisConfig::default()
+            };
+            let bus = KinesisBus::connect(config)
+                .await
+                .with_context(|| format!("cannot connect to Kinesis ({key})"))?;
+            Ok(OpenBus {
+                bus: Arc::new(bus),
+                counts: PartitionCounts {
+                    high: *shards,
+                    low: 1,
+                },
+            })
+        }
     }
 }

@@ -20,12 +20,12 @@ pub fn run(global: &GlobalArgs, cmd: EbCommand) -> anyhow::Result<()> {
         | EbCommand::Describe { control, .. } => role(*control),
         EbCommand::Tail(args) | EbCommand::Replay { tail: args, .. } => role(args.control),
     };
-    let open = wiring::open_bus(&profile, role)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        let open = wiring::open_bus(&profile, role).await?;
         let bus = open.bus.as_ref();
         match cmd {
             EbCommand::Provision { .. } => {
