@@ -10,6 +10,7 @@
 //! * [`model`]: the world as a pure function of (config, seed, scenario);
 //! * [`tables`] and [`write`]: the world as Arrow tables, written as deterministic Parquet;
 //! * [`gates`]: the 10 HashGate bundles and their verifier; [`invariants`]: the checks.
+//! * [`oracle`]: the Oracle Store: sealing a world as a pack, and its stream views for WSP.
 //!
 //! Run-root layout: `run_receipt.json`; each output as one Parquet file at its catalogue path
 //! (`part-00000.parquet`, or the fixed `s3_campaign_catalogue_6B.parquet`); one bundle per gate
@@ -29,6 +30,7 @@ pub mod gates;
 pub mod identity;
 pub mod invariants;
 pub mod model;
+pub mod oracle;
 pub mod read;
 pub mod rng;
 pub mod tables;
