@@ -34,8 +34,9 @@ pub enum Command {
     /// Data engine stand-in: generate and verify synthetic worlds.
     #[command(subcommand)]
     World(WorldCommand),
-    /// Oracle Store: seal worlds, build stream views [planned: #3].
-    Oracle(Planned),
+    /// Oracle Store: seal verified worlds, build their stream views.
+    #[command(subcommand)]
+    Oracle(OracleCommand),
     /// Scenario Runner: verify gates, publish run_facts_view and READY [planned: #5].
     Sr(Planned),
     /// World Stream Producer: replay a READY world into the Ingestion Gate [planned: #7].
@@ -110,6 +111,22 @@ pub struct VerifyArgs {
     /// Print the report as one JSON document.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OracleCommand {
+    /// Verify a run root, then write its pack manifest and `_SEALED.json` (write-once;
+    /// re-sealing identical content is a no-op, different content is refused).
+    Seal {
+        /// The run root (a local directory).
+        root: PathBuf,
+    },
+    /// Build (or reuse) the stream view of every streamed output of a sealed run root: rows
+    /// in ts_utc order, ties by primary key. This is what WSP reads.
+    StreamView {
+        /// The sealed run root (a local directory).
+        root: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -182,6 +182,36 @@ fn world_generate_prints_the_mix_verifies_and_never_overwrites() {
         text(&again.stderr)
     );
 
+    // seal, re-seal (no-op), stream views built then reused
+    let out = fp(&["oracle", "seal", root_s], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("sealed"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = fp(&["oracle", "seal", root_s], &[]);
+    assert!(
+        text(&out.stdout).contains("already sealed"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = fp(&["oracle", "stream-view", root_s], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).matches("built").count(),
+        6,
+        "{}",
+        text(&out.stdout)
+    );
+    let out = fp(&["oracle", "stream-view", root_s], &[]);
+    assert_eq!(
+        text(&out.stdout).matches("reused").count(),
+        6,
+        "{}",
+        text(&out.stdout)
+    );
+
     // a deleted gate flag is named by verify
     let flag = root.join(format!(
         "data/layer3/6B/validation/manifest_fingerprint={}/_passed.flag",

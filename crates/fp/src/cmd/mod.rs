@@ -1,6 +1,7 @@
 //! Subcommand implementations: thin glue from parsed arguments to the libraries.
 
 mod eb;
+mod oracle;
 mod profile;
 mod version;
 mod world;
@@ -16,7 +17,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Version(args) => version::run(&args),
         Command::Demo(_) => planned("demo", "#7"),
         Command::World(cmd) => world::run(cmd),
-        Command::Oracle(_) => planned("oracle", "#3"),
+        Command::Oracle(cmd) => oracle::run(cmd),
         Command::Sr(_) => planned("sr", "#5"),
         Command::Wsp(_) => planned("wsp", "#7"),
         Command::Ig(_) => planned("ig", "#6"),
