@@ -174,6 +174,11 @@ impl PlatformRunId {
         ))
     }
 
+    /// A new id for the current wall-clock second (the reference's `_new_run_id`).
+    pub fn now() -> Self {
+        Self::at(time::OffsetDateTime::now_utc())
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -37,8 +37,9 @@ pub enum Command {
     /// Oracle Store: seal verified worlds, build their stream views.
     #[command(subcommand)]
     Oracle(OracleCommand),
-    /// Scenario Runner: verify gates, publish run_facts_view and READY [planned: #5].
-    Sr(Planned),
+    /// Scenario Runner: verify gates, publish run_facts_view and READY.
+    #[command(subcommand)]
+    Sr(SrCommand),
     /// World Stream Producer: replay a READY world into the Ingestion Gate [planned: #7].
     Wsp(Planned),
     /// Ingestion Gate: the only door onto the bus [planned: #6].
@@ -111,6 +112,55 @@ pub struct VerifyArgs {
     /// Print the report as one JSON document.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SrCommand {
+    /// Run a request to READY (or a recorded failure): evidence, ledger, facts view, READY.
+    Run {
+        /// Run request JSON (world identity, engine run root or `generate`, traffic mode).
+        #[arg(long)]
+        request: PathBuf,
+        /// Platform run to work in (default: PLATFORM_RUN_ID, then the data dir's ACTIVE_RUN_ID).
+        #[arg(long, env = "PLATFORM_RUN_ID")]
+        platform_run_id: Option<String>,
+    },
+    /// Show a run's state from its ledger.
+    Status {
+        /// scenario_run_id.
+        run_id: String,
+        /// Platform run (see `run`).
+        #[arg(long, env = "PLATFORM_RUN_ID")]
+        platform_run_id: Option<String>,
+    },
+    /// Re-publish READY or the terminal status from the ledger (same message id).
+    Reemit {
+        /// scenario_run_id.
+        run_id: String,
+        /// ready, terminal or both.
+        #[arg(long, default_value = "both", value_parser = ["ready", "terminal", "both"])]
+        kind: String,
+        /// Platform run (see `run`).
+        #[arg(long, env = "PLATFORM_RUN_ID")]
+        platform_run_id: Option<String>,
+    },
+}
+
+impl SrCommand {
+    /// The explicit platform run id, if given.
+    pub fn platform_run_id(&self) -> Option<&str> {
+        match self {
+            Self::Run {
+                platform_run_id, ..
+            }
+            | Self::Status {
+                platform_run_id, ..
+            }
+            | Self::Reemit {
+                platform_run_id, ..
+            } => platform_run_id.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

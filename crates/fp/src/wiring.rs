@@ -8,7 +8,10 @@ use anyhow::Context;
 use fp_bus::kinesis::{KinesisBus, KinesisConfig};
 use fp_bus::topics::PartitionCounts;
 use fp_bus::{EmbeddedBus, EmbeddedConfig, EventBus};
-use fp_substrate::profile::{BusWiring, ProcessEnv, ResolvedProfile};
+use fp_rails::PlatformRunId;
+use fp_substrate::objects::{ObjectStoreConfig, Objects};
+use fp_substrate::profile::{BusWiring, ObjectStoreWiring, ProcessEnv, ResolvedProfile};
+use fp_substrate::sql::SqlStore;
 
 use crate::cli::GlobalArgs;
 
@@ -90,4 +93,71 @@ pub async fn open_bus(profile: &ResolvedProfile, role: BusRole) -> anyhow::Resul
             })
         }
     }
+}
+
+/// The object-store configuration a profile's store wiring names (secrets exposed only here,
+/// to the client builder).
+pub fn object_store_config(w: &ObjectStoreWiring) -> ObjectStoreConfig {
+    ObjectStoreConfig {
+        url: w.url.clone(),
+        endpoint: w.endpoint.clone(),
+        region: w.region.clone(),
+        path_style: w.path_style,
+        allow_http: w.allow_http,
+        access_key_id: w.access_key_id.as_ref().map(|s| s.expose().to_owned()),
+        secret_access_key: w.secret_access_key.as_ref().map(|s| s.expose().to_owned()),
+    }
+}
+
+/// Open the profile's platform object store.
+pub fn open_objects(profile: &ResolvedProfile) -> anyhow::Result<Objects> {
+    let w = &profile.profile.wiring.object_store;
+    Objects::open(&object_store_config(w)).with_context(|| {
+        format!(
+            "cannot open the object store `{}` (wiring.object_store)",
+            w.url
+        )
+    })
+}
+
+/// Open the profile's SQL state.
+pub async fn open_sql(profile: &ResolvedProfile) -> anyhow::Result<SqlStore> {
+    let url = &profile.profile.wiring.state.url;
+    if let Some(path) = url.expose().strip_prefix("sqlite:") {
+        // Embedded state lives in the data directory: create it on first use.
+        if let Some(parent) = std::path::Path::new(path.trim_start_matches("//")).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+    }
+    SqlStore::open(url.expose()).await.with_context(|| {
+        format!(
+            "cannot open SQL state `{}` (wiring.state.url)",
+            url.redacted()
+        )
+    })
+}
+
+/// The platform run this process works in: `--platform-run-id`/`PLATFORM_RUN_ID`, else the
+/// data directory's `ACTIVE_RUN_ID`, else a new one (recorded there so later commands agree).
+pub fn platform_run_id(
+    profile: &ResolvedProfile,
+    explicit: Option<&str>,
+) -> anyhow::Result<PlatformRunId> {
+    if let Some(id) = explicit {
+        return PlatformRunId::parse(id).context("invalid --platform-run-id");
+    }
+    let dir = PathBuf::from(&profile.profile.wiring.data_dir);
+    let file = dir.join("ACTIVE_RUN_ID");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        return PlatformRunId::parse(text.trim())
+            .with_context(|| format!("{} holds an invalid platform_run_id", file.display()));
+    }
+    let id = PlatformRunId::now();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(&file, format!("{id}\n"))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(id)
 }

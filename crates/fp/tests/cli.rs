@@ -102,10 +102,10 @@ fn help_lists_the_planned_components_and_planned_ones_refuse_clearly() {
             "missing {sub} in:\n{help}"
         );
     }
-    let out = fp(&["sr", "run", "--request", "x.json"], &[]);
+    let out = fp(&["wsp", "run"], &[]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("issue #5"),
+        text(&out.stderr).contains("issue #7"),
         "{}",
         text(&out.stderr)
     );
@@ -331,5 +331,67 @@ fn eb_tail_and_replay_show_exactly_what_was_published() {
         text(&out.stderr).contains("unknown topic"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+#[test]
+fn sr_run_reaches_ready_once_and_publishes_one_ready() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data_s = data.to_str().expect("utf-8").to_owned();
+    let env = [("FP_DATA_DIR", data_s.as_str())];
+    let world = dir.path().join("world");
+    let world_s = world.to_str().expect("utf-8");
+    let out = fp(
+        &[
+            "world", "generate", "--out", world_s, "--flows", "400", "--json",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary");
+    let request = serde_json::json!({
+        "run_equivalence_key": "cli-test",
+        "manifest_fingerprint": summary["manifest_fingerprint"],
+        "parameter_hash": summary["parameter_hash"],
+        "seed": summary["seed"],
+        "scenario_id": summary["scenario_id"],
+        "engine_run_root": world_s,
+        "traffic_mode": "fraud",
+    });
+    let req = dir.path().join("request.json");
+    std::fs::write(&req, request.to_string()).expect("write request");
+    let req_s = req.to_str().expect("utf-8");
+
+    let first = fp(&["sr", "run", "--request", req_s], &env);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).expect("outcome");
+    assert_eq!(first["state"], "READY", "{first}");
+    let run_id = first["run_id"].as_str().expect("run_id").to_owned();
+    assert_eq!(run_id, fp_rails::ids::scenario_run_id("cli-test").as_str());
+
+    // the same request again: the same run and READY message, nothing new published
+    let again = fp(&["sr", "run", "--request", req_s], &env);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).expect("outcome");
+    assert_eq!(again["ready_message_id"], first["ready_message_id"]);
+    let status = fp(&["sr", "status", &run_id], &env);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status");
+    assert_eq!(status["state"], "READY");
+
+    let tail = fp(&["eb", "tail", "fp.bus.control.v1", "--control"], &env);
+    assert!(tail.status.success(), "{}", text(&tail.stderr));
+    let ready: Vec<serde_json::Value> = text(&tail.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("line"))
+        .collect();
+    assert_eq!(ready.len(), 1, "one READY message: {ready:?}");
+    assert_eq!(ready[0]["value"]["message_id"], first["ready_message_id"]);
+
+    let bad = fp(&["sr", "status", "not-a-run"], &env);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("32-hex"),
+        "{}",
+        text(&bad.stderr)
     );
 }

@@ -3,6 +3,7 @@
 mod eb;
 mod oracle;
 mod profile;
+mod sr;
 mod version;
 mod world;
 
@@ -18,7 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(_) => planned("demo", "#7"),
         Command::World(cmd) => world::run(cmd),
         Command::Oracle(cmd) => oracle::run(cmd),
-        Command::Sr(_) => planned("sr", "#5"),
+        Command::Sr(cmd) => sr::run(&cli.global, cmd),
         Command::Wsp(_) => planned("wsp", "#7"),
         Command::Ig(_) => planned("ig", "#6"),
         Command::Eb(cmd) => eb::run(&cli.global, cmd),
