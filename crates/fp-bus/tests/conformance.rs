@@ -33,18 +33,7 @@ macro_rules! cases {
     )*};
 }
 
-cases!(
-    publish_returns_durable_eb_ref,
-    ordering_per_partition,
-    replay_from_any_offset,
-    end_offsets,
-    batch_publish,
-    empty_reads,
-    unknown_topic_is_a_clear_error,
-    provision_is_idempotent,
-    concurrent_publishers,
-    reads_resume_from_next,
-);
+fp_bus::conformance_cases!(cases);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_suite_with_default_config() {
