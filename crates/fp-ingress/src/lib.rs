@@ -10,3 +10,5 @@ pub use scenario_runner::{
     ReemitKind, ReemitOutcome, RunOutcome, RunRequest, RunState, ScenarioRunner, SrConfig, SrError,
     SrPolicy, TrafficMode,
 };
+
+pub mod ingestion_gate;

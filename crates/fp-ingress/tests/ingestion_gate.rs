@@ -1,0 +1,351 @@
+//! Ingestion Gate behaviour on the embedded bus, with the admission index on SQLite and on
+//! PostgreSQL: admission, duplicates, replays with changed payloads, every bad input of
+//! issue #6, run scope, receipts and quarantine evidence, recovery after a crash.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::ig::*;
+use fp_bus::ReadFrom;
+use fp_ingress::ingestion_gate::{IngestionGate, Lookup, LookupHit, Outcome, Submission};
+use fp_rails::contracts::Contract;
+use fp_rails::contracts::ingestion::{IgDecision, IngestionReceipt, QuarantineRecord};
+use fp_substrate::testing::PgSchema;
+use serde_json::{Value, json};
+
+fn receipt(o: &Outcome) -> &IngestionReceipt {
+    match o {
+        Outcome::Decided { receipt, .. } => receipt,
+        Outcome::Retry { error, detail } => panic!("retry {error}: {detail}"),
+    }
+}
+
+fn reason(o: &Outcome) -> String {
+    let r = receipt(o);
+    assert_eq!(r.decision, IgDecision::Quarantine, "{r:?}");
+    r.reason_codes.as_ref().unwrap()[0].clone()
+}
+
+async fn admit_raw(gate: &IngestionGate, raw: impl Into<bytes::Bytes>) -> Outcome {
+    gate.admit(Submission::anonymous(raw)).await.unwrap()
+}
+
+async fn bus_count(h: &Harness, topic: &str) -> usize {
+    let mut n = 0;
+    for p in h.bus.partitions(topic).await.unwrap() {
+        let b = h
+            .bus
+            .read(topic, p.partition, &ReadFrom::Earliest, 100_000)
+            .await
+            .unwrap();
+        n += b.records.len();
+    }
+    n
+}
+
+const TOPIC: &str = "fp.bus.traffic.fraud.v1";
+
+async fn admission_and_duplicates(h: Harness) {
+    h.make_ready("READY").await;
+    let gate = h.gate().await;
+    let env = traffic_envelope(1);
+    let first = admit_raw(&gate, bytes(&env)).await;
+    let r = receipt(&first);
+    assert_eq!(r.decision, IgDecision::Admit);
+    r.check().unwrap();
+    assert!(r.eb_ref.is_some() && r.payload_hash.is_some() && r.admitted_at_utc.is_some());
+    assert_eq!(r.policy_rev.policy_id, "ig_policy");
+    assert_eq!(r.actor.as_ref().unwrap().actor_id, "SYSTEM::ANONYMOUS");
+    // The same event again: DUPLICATE with the original coordinates, no second bus record.
+    let again = admit_raw(&gate, bytes(&env)).await;
+    let d = receipt(&again);
+    assert_eq!(d.decision, IgDecision::Duplicate);
+    d.check().unwrap();
+    assert_eq!(d.eb_ref, r.eb_ref);
+    assert_eq!(
+        d.reason_codes.as_deref(),
+        Some(&["DUPLICATE".to_owned()][..])
+    );
+    assert_eq!(bus_count(&h, TOPIC).await, 1);
+    // Same event id, changed payload: quarantined, never published.
+    let mut changed = env.clone();
+    changed["payload"]["amount"] = json!(999.0);
+    let q = admit_raw(&gate, bytes(&changed)).await;
+    assert_eq!(reason(&q), "PAYLOAD_HASH_MISMATCH");
+    assert_eq!(bus_count(&h, TOPIC).await, 1);
+    // A batch with a repeat inside: one record, one ADMIT, one DUPLICATE.
+    let e2 = bytes(&traffic_envelope(2));
+    let out = gate
+        .admit_batch(vec![
+            Submission::anonymous(e2.clone()),
+            Submission::anonymous(e2),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out[0].decision(), Some(IgDecision::Admit));
+    assert_eq!(out[1].decision(), Some(IgDecision::Duplicate));
+    assert_eq!(receipt(&out[0]).eb_ref, receipt(&out[1]).eb_ref);
+    assert_eq!(bus_count(&h, TOPIC).await, 2);
+    // The bus carries exactly the submitted envelope.
+    let hits = gate
+        .index()
+        .lookup(Lookup::EventId(
+            env["event_id"].as_str().unwrap().to_owned(),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        hits.iter().any(|h| matches!(h, LookupHit::Admission(_))),
+        "{hits:?}"
+    );
+    assert!(
+        hits.iter()
+            .any(|h| matches!(h, LookupHit::Quarantine { reason_code, .. } if reason_code == "PAYLOAD_HASH_MISMATCH"))
+    );
+    // Counters by decision, class and reason.
+    let summary = gate.index().summary(Some(PRID.to_owned())).await.unwrap();
+    let get = |d: &str, reason: &str| {
+        summary
+            .iter()
+            .find(|(k, _)| k.decision == d && k.reason_code == reason)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
+    assert_eq!(get("ADMIT", ""), 2);
+    assert_eq!(get("DUPLICATE", "DUPLICATE"), 2);
+    assert_eq!(get("QUARANTINE", "PAYLOAD_HASH_MISMATCH"), 1);
+    // A restarted gate still knows what it admitted.
+    drop(gate);
+    let gate = h.gate().await;
+    assert_eq!(
+        admit_raw(&gate, bytes(&env)).await.decision(),
+        Some(IgDecision::Duplicate)
+    );
+}
+
+async fn bad_inputs_are_quarantined_with_evidence(h: Harness) {
+    h.make_ready("READY").await;
+    let gate = h.gate().await;
+    let good = traffic_envelope(7);
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        bytes(&v)
+    };
+    let cases: Vec<(&str, bytes::Bytes, &str)> = vec![
+        (
+            "malformed JSON",
+            bytes::Bytes::from_static(b"{\"event_id\": "),
+            "ENVELOPE_INVALID",
+        ),
+        (
+            "invalid UTF-8",
+            bytes::Bytes::from_static(b"{\"event_id\":\"\xff\xfe\"}"),
+            "ENVELOPE_INVALID",
+        ),
+        (
+            "wrong type",
+            with(&|v| v["seed"] = json!("forty-two")),
+            "ENVELOPE_INVALID",
+        ),
+        (
+            "unknown field",
+            with(&|v| v["colour"] = json!("red")),
+            "ENVELOPE_INVALID",
+        ),
+        (
+            "ts with 3 digits",
+            with(&|v| v["ts_utc"] = json!("2026-01-01T00:00:00.123Z")),
+            "ENVELOPE_INVALID",
+        ),
+        (
+            "missing pin",
+            with(&|v| {
+                v.as_object_mut().unwrap().remove("run_id");
+            }),
+            "PINS_MISSING",
+        ),
+        (
+            "unknown type",
+            with(&|v| v["event_type"] = json!("no_such_output")),
+            "SCHEMA_POLICY_MISSING",
+        ),
+        (
+            "payload fails schema",
+            with(&|v| v["payload"]["flow_id"] = json!("x")),
+            "SCHEMA_FAIL",
+        ),
+        (
+            "rtdl without version",
+            with(&|v| {
+                v["event_type"] = json!("decision_response");
+                v.as_object_mut().unwrap().remove("schema_version");
+            }),
+            "SCHEMA_VERSION_REQUIRED",
+        ),
+        (
+            "rtdl wrong version",
+            with(&|v| {
+                v["event_type"] = json!("decision_response");
+                v["schema_version"] = json!("v2");
+            }),
+            "SCHEMA_VERSION_NOT_ALLOWED",
+        ),
+        (
+            "other world",
+            with(&|v| v["manifest_fingerprint"] = json!("a".repeat(64))),
+            "RUN_SCOPE_MISMATCH",
+        ),
+        (
+            "output not in run",
+            with(&|v| {
+                v["event_type"] = json!("s1_arrival_entities_6B");
+                v["payload"] = Value::Object(engine_payload("s1_arrival_entities_6B", 7));
+            }),
+            "GATE_NOT_PASSED",
+        ),
+        (
+            "unknown scenario run",
+            with(&|v| v["scenario_run_id"] = json!("0".repeat(32))),
+            "RUN_NOT_READY",
+        ),
+    ];
+    for (name, raw, want) in cases {
+        let out = admit_raw(&gate, raw.clone()).await;
+        let r = receipt(&out);
+        assert_eq!(r.decision, IgDecision::Quarantine, "{name}: {r:?}");
+        assert_eq!(reason(&out), want, "{name}");
+        r.check()
+            .unwrap_or_else(|e| panic!("{name}: receipt breaks its contract: {e}"));
+        // The raw bytes are kept by digest, exactly; the record points at them.
+        let refs = r.evidence_refs.as_ref().unwrap();
+        let raw_ref = refs.iter().find(|e| e.kind == "raw_bytes").unwrap();
+        let raw_path = h
+            .objects
+            .root()
+            .relative_of(&raw_ref.reference)
+            .unwrap()
+            .to_owned();
+        assert_eq!(h.objects.get(&raw_path).await.unwrap(), raw, "{name}");
+        let rec_ref = refs.iter().find(|e| e.kind == "quarantine_record").unwrap();
+        let rec_path = h
+            .objects
+            .root()
+            .relative_of(&rec_ref.reference)
+            .unwrap()
+            .to_owned();
+        let rec: QuarantineRecord =
+            serde_json::from_slice(&h.objects.get(&rec_path).await.unwrap()).unwrap();
+        rec.check().unwrap();
+        assert!(
+            rec.envelope
+                .as_ref()
+                .is_none_or(|e| !e.contains_key("payload"))
+        );
+    }
+    assert_eq!(bus_count(&h, TOPIC).await, 0, "nothing bad reached the bus");
+    // The same envelope is admitted once the input is right.
+    assert_eq!(
+        admit_raw(&gate, bytes(&good)).await.decision(),
+        Some(IgDecision::Admit)
+    );
+}
+
+async fn run_not_ready_then_ready(h: Harness) {
+    h.make_ready("EXECUTING").await;
+    let gate = h.gate().await;
+    let env = bytes(&traffic_envelope(3));
+    assert_eq!(
+        reason(&admit_raw(&gate, env.clone()).await),
+        "RUN_NOT_READY"
+    );
+    h.make_ready("READY").await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(
+        admit_raw(&gate, env).await.decision(),
+        Some(IgDecision::Admit)
+    );
+}
+
+/// A gate that died after claiming and publishing but before committing: on restart the
+/// embedded bus is the truth. Published rows become ADMITTED (a retry is a DUPLICATE, no
+/// second record); unpublished ones are released (a retry admits them once).
+async fn restart_settles_in_flight_rows(h: Harness) {
+    use fp_ingress::ingestion_gate::index::{AdmissionIndex, Claim};
+    h.make_ready("READY").await;
+    let gate = h.gate().await;
+    drop(gate);
+    let published = traffic_envelope(10);
+    let lost = traffic_envelope(11);
+    let index = AdmissionIndex::open(h.sql.clone()).await.unwrap();
+    let policy = fp_ingress::ingestion_gate::IgPolicy::builtin("platform-v0").unwrap();
+    let rule = policy.rule(TRAFFIC);
+    let mut claims = Vec::new();
+    for env in [&published, &lost] {
+        let e: fp_rails::CanonicalEnvelope = serde_json::from_value(env.clone()).unwrap();
+        claims.push(Claim {
+            dedupe_key: fp_rails::ids::ig_dedupe_key(PRID, &rule.event_class, &e.event_id),
+            platform_run_id: PRID.into(),
+            event_class: rule.event_class.to_string(),
+            event_id: e.event_id.clone(),
+            payload_hash: e.payload_hash(),
+            topic: TOPIC.into(),
+            partition_key: rule.profile.derive_key(&e).unwrap(),
+        });
+    }
+    index.claim(claims.clone(), 2).await.unwrap();
+    h.bus
+        .publish(
+            TOPIC,
+            fp_bus::OutRecord::new(claims[0].partition_key.clone(), bytes(&published)),
+        )
+        .await
+        .unwrap();
+    drop(index);
+    // "Restart".
+    let gate = h.gate().await;
+    assert!(gate.index().unresolved().await.unwrap().is_empty());
+    assert_eq!(
+        admit_raw(&gate, bytes(&published)).await.decision(),
+        Some(IgDecision::Duplicate)
+    );
+    assert_eq!(
+        admit_raw(&gate, bytes(&lost)).await.decision(),
+        Some(IgDecision::Admit)
+    );
+    assert_eq!(bus_count(&h, TOPIC).await, 2);
+}
+
+macro_rules! on_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let url = format!("sqlite:{}", dir.path().join("state.db").display());
+                    super::$name(Harness::new(dir.path(), &url).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(pg) = PgSchema::create(stringify!($name)).await else { return };
+                    let dir = tempfile::tempdir().unwrap();
+                    super::$name(Harness::new(dir.path(), &pg.url()).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_backends!(
+    admission_and_duplicates,
+    bad_inputs_are_quarantined_with_evidence,
+    run_not_ready_then_ready,
+    restart_settles_in_flight_rows,
+);
