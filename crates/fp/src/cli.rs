@@ -42,8 +42,9 @@ pub enum Command {
     Sr(SrCommand),
     /// World Stream Producer: replay a READY world into the Ingestion Gate [planned: #7].
     Wsp(Planned),
-    /// Ingestion Gate: the only door onto the bus [planned: #6].
-    Ig(Planned),
+    /// Ingestion Gate: the only door onto the bus (serve, admit, reconcile, receipts).
+    #[command(subcommand)]
+    Ig(IgCommand),
     /// Event Bus: topics, partitions, tail and replay of records.
     #[command(subcommand)]
     Eb(EbCommand),
@@ -161,6 +162,62 @@ impl SrCommand {
             } => platform_run_id.as_deref(),
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IgCommand {
+    /// Serve the gate over HTTP (push, batch, health, lookup) on the profile's bind address.
+    Serve {
+        /// Listen address (default: the profile's wiring.ingestion_gate.bind).
+        #[arg(long)]
+        bind: Option<String>,
+        /// Platform run receipts of unscoped submissions are filed under (default:
+        /// PLATFORM_RUN_ID, then the data dir's ACTIVE_RUN_ID).
+        #[arg(long, env = "PLATFORM_RUN_ID")]
+        platform_run_id: Option<String>,
+    },
+    /// Admit envelopes from an NDJSON file (or `-` for stdin) in-process, in batches.
+    Admit {
+        /// NDJSON file, one envelope per line.
+        file: PathBuf,
+        /// Envelopes per batch.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Platform run (see `serve`).
+        #[arg(long, env = "PLATFORM_RUN_ID")]
+        platform_run_id: Option<String>,
+    },
+    /// Settle PUBLISH_IN_FLIGHT / PUBLISH_AMBIGUOUS rows against the bus: found → ADMITTED.
+    Reconcile {
+        /// Release rows whose events are not on the bus, so a retry admits them (an operator
+        /// decision: only when the producer will resend).
+        #[arg(long)]
+        release_absent: bool,
+        /// Platform run (see `serve`).
+        #[arg(long, env = "PLATFORM_RUN_ID")]
+        platform_run_id: Option<String>,
+    },
+    /// Summarise ADMIT / DUPLICATE / QUARANTINE by class and reason.
+    Receipts {
+        /// Platform run to summarise (default: every run).
+        #[arg(long)]
+        run: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find admissions and quarantines by event id, receipt id or dedupe key.
+    Lookup {
+        /// Event id.
+        #[arg(long, group = "key")]
+        event_id: Option<String>,
+        /// Receipt id.
+        #[arg(long, group = "key")]
+        receipt_id: Option<String>,
+        /// Dedupe key.
+        #[arg(long, group = "key")]
+        dedupe_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,10 +10,12 @@
 //! [`check`] (stateless stage), [`scope`] (run scope), [`index`] (admission index),
 //! [`receipts`], [`health`], [`gate`] (the pipeline).
 
+pub mod batcher;
 pub mod check;
 pub mod error;
 pub mod gate;
 pub mod health;
+pub mod http;
 pub mod index;
 pub mod payload_schemas;
 pub mod policy;

@@ -5,7 +5,7 @@
 //! admitted moments later.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fp_rails::contracts::scenario_runner::{GateStatus, RunFactsView};
@@ -31,7 +31,7 @@ pub struct ScopeRefusal {
 
 #[derive(Debug, Clone)]
 enum RunView {
-    Ready(Box<RunFactsView>),
+    Ready(Arc<RunFactsView>),
     NotReady { detail: String, at: Instant },
 }
 
@@ -128,7 +128,7 @@ impl RunScope {
             at: facts_path.clone(),
             detail: e.to_string(),
         })?;
-        Ok(RunView::Ready(Box::new(facts)))
+        Ok(RunView::Ready(Arc::new(facts)))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Subcommand implementations: thin glue from parsed arguments to the libraries.
 
 mod eb;
+mod ig;
 mod oracle;
 mod profile;
 mod sr;
@@ -21,7 +22,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Oracle(cmd) => oracle::run(cmd),
         Command::Sr(cmd) => sr::run(&cli.global, cmd),
         Command::Wsp(_) => planned("wsp", "#7"),
-        Command::Ig(_) => planned("ig", "#6"),
+        Command::Ig(cmd) => ig::run(&cli.global, cmd),
         Command::Eb(cmd) => eb::run(&cli.global, cmd),
         Command::Rtdl(_) => planned("rtdl", "#8 and #9"),
         Command::Audit(_) => planned("audit", "#9"),
