@@ -13,9 +13,12 @@
 //! against the digest its gate bundle lists before anything is built, and the pack must be
 //! sealed.
 //!
-//! Memory: one output is decoded, sorted (an index of `(ts, primary key)`, then arrow's `take`)
-//! and encoded in memory. That is fine for this increment's world sizes; a k-way merge of
-//! sorted row-group runs is the way to bound it later.
+//! Memory and speed: one output is decoded whole; the sort is of packed `(ts, key, key, row)`
+//! tuples (the constant identity columns of the key are dropped), and the reordered rows are
+//! gathered (`take`) and encoded one row group at a time, constant columns not gathered at
+//! all. The source rows are not time-ordered (the flow and event outputs are in `flow_id`
+//! order), so a merge of sorted runs would not save the sort; bounding memory further means
+//! sorting row-group runs to spill files and merging them.
 
 use std::cmp::Ordering;
 use std::path::Path;
@@ -29,8 +32,6 @@ use bytes::Bytes;
 use fp_substrate::objects::{ObjectStoreConfig, Objects};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -578,25 +579,8 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
         }
     }
 
-    let cmp = |a: usize, b: usize| {
-        ts[a].cmp(&ts[b]).then_with(|| {
-            keys.iter()
-                .fold(Ordering::Equal, |o, k| o.then_with(|| k.cmp(a, b)))
-        })
-    };
-    // `n` fits in u32 (checked above).
-    let mut idx: Vec<u32> = (0..n as u32).collect();
-    idx.sort_unstable_by(|&a, &b| cmp(a as usize, b as usize));
-    // The primary key is unique, so the order is total; a duplicate would make it ambiguous.
-    if let Some(w) = idx
-        .windows(2)
-        .find(|w| cmp(w[0] as usize, w[1] as usize) == Ordering::Equal)
-    {
-        return Err(invalid(format!(
-            "rows {} and {} share ts_utc and primary key",
-            w[0], w[1]
-        )));
-    }
+    let idx = sorted_order(&ts, &keys)
+        .map_err(|(a, b)| invalid(format!("rows {a} and {b} share ts_utc and primary key")))?;
     let (min_ts, max_ts) = match (idx.first(), idx.last()) {
         (Some(&a), Some(&b)) => (
             Some(ts_str.value(a as usize).to_owned()),
@@ -604,9 +588,9 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
         ),
         _ => (None, None),
     };
-    let sorted = arrow_select::take::take_record_batch(&batch, &UInt32Array::from(idx))
-        .map_err(|e| invalid(e.to_string()))?;
-    let bytes = encode(&sorted, path)?;
+    drop(ts);
+    drop(keys);
+    let bytes = encode_sorted(&batch, &idx, path)?;
     Ok(Built {
         bytes,
         rows: n as u64,
@@ -615,31 +599,109 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
     })
 }
 
-/// The writer settings of [`crate::write`] (kept private there): ZSTD 3, fixed row groups,
-/// fixed `created_by`, chunk statistics, so the same rows always give the same bytes.
-fn props() -> Result<WriterProperties, OracleError> {
-    let level = ZstdLevel::try_new(3).map_err(|e| OracleError::Parquet {
-        path: "-".into(),
-        detail: format!("zstd level: {e}"),
-    })?;
-    Ok(WriterProperties::builder()
-        .set_writer_version(WriterVersion::PARQUET_1_0)
-        .set_compression(Compression::ZSTD(level))
-        .set_max_row_group_size(write::ROW_GROUP_ROWS)
-        .set_created_by(write::CREATED_BY.to_owned())
-        .set_statistics_enabled(EnabledStatistics::Chunk)
-        .build())
+/// Order-preserving `u64` of an integer key value.
+fn key_u64(k: &KeyCol<'_>, i: usize) -> Option<u64> {
+    match k {
+        KeyCol::I64(v) => Some((v[i] as u64) ^ (1 << 63)),
+        KeyCol::U64(v) => Some(v[i]),
+        KeyCol::Str(_) => None,
+    }
 }
 
-fn encode(batch: &RecordBatch, path: &str) -> Result<Vec<u8>, OracleError> {
+/// The row order by `(ts, keys)`; `Err((a, b))` names two rows with equal keys.
+///
+/// With at most two integer key columns (every streamed output: the constant identity
+/// columns are dropped), rows are sorted as packed `(ts, k1, k2, row)` tuples, which needs no
+/// indirection per comparison; otherwise through a comparator.
+fn sorted_order(ts: &[i64], keys: &[KeyCol<'_>]) -> Result<Vec<u32>, (u32, u32)> {
+    let n = ts.len();
+    if keys.len() <= 2 && keys.iter().all(|k| !matches!(k, KeyCol::Str(_))) {
+        let k = |c: usize, i: usize| keys.get(c).and_then(|k| key_u64(k, i)).unwrap_or(0);
+        let mut v: Vec<(i64, u64, u64, u32)> = (0..n)
+            .map(|i| (ts[i], k(0, i), k(1, i), i as u32))
+            .collect();
+        v.sort_unstable();
+        if let Some(w) = v
+            .windows(2)
+            .find(|w| (w[0].0, w[0].1, w[0].2) == (w[1].0, w[1].1, w[1].2))
+        {
+            return Err((w[0].3, w[1].3));
+        }
+        return Ok(v.into_iter().map(|t| t.3).collect());
+    }
+    let cmp = |a: usize, b: usize| {
+        ts[a].cmp(&ts[b]).then_with(|| {
+            keys.iter()
+                .fold(Ordering::Equal, |o, k| o.then_with(|| k.cmp(a, b)))
+        })
+    };
+    let mut idx: Vec<u32> = (0..n as u32).collect();
+    idx.sort_unstable_by(|&a, &b| cmp(a as usize, b as usize));
+    // The primary key is unique, so the order is total; a duplicate would make it ambiguous.
+    if let Some(w) = idx
+        .windows(2)
+        .find(|w| cmp(w[0] as usize, w[1] as usize) == Ordering::Equal)
+    {
+        return Err((w[0], w[1]));
+    }
+    Ok(idx)
+}
+
+/// Whether every row of `c` holds the same non-null value (then reordering is a no-op).
+fn constant_column(c: &dyn Array) -> bool {
+    if c.null_count() > 0 {
+        return false;
+    }
+    let n = c.len();
+    match c.data_type() {
+        DataType::Utf8 => {
+            let s = c.as_string::<i32>();
+            n == 0 || (1..n).all(|i| s.value(i) == s.value(0))
+        }
+        DataType::Int64 => {
+            let v = c.as_primitive::<Int64Type>().values();
+            v.iter().all(|x| Some(x) == v.first())
+        }
+        DataType::UInt64 => {
+            let v = c.as_primitive::<UInt64Type>().values();
+            v.iter().all(|x| Some(x) == v.first())
+        }
+        _ => false,
+    }
+}
+
+/// Encode the rows of `batch` in the order `idx`, one row group at a time: each group's
+/// rows are gathered (`take`) and written before the next, so the reordered output is never
+/// whole in memory; constant columns are not gathered at all (any order of them is the same).
+fn encode_sorted(batch: &RecordBatch, idx: &[u32], path: &str) -> Result<Vec<u8>, OracleError> {
+    let invalid = |e: arrow_schema::ArrowError| OracleError::Invalid {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    };
+    let props =
+        write::writer_properties(batch.schema_ref()).map_err(|detail| OracleError::Parquet {
+            path: path.to_owned(),
+            detail,
+        })?;
     let mut w =
-        ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props()?)).map_err(pq_err(path))?;
-    let n = batch.num_rows();
-    let mut off = 0;
-    while off < n {
-        let len = write::ROW_GROUP_ROWS.min(n - off);
-        w.write(&batch.slice(off, len)).map_err(pq_err(path))?;
-        off += len;
+        ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props)).map_err(pq_err(path))?;
+    let constant: Vec<bool> = batch
+        .columns()
+        .iter()
+        .map(|c| constant_column(c.as_ref()))
+        .collect();
+    for (g, chunk) in idx.chunks(write::ROW_GROUP_ROWS).enumerate() {
+        let take = UInt32Array::from(chunk.to_vec());
+        let mut cols = Vec::with_capacity(batch.num_columns());
+        for (c, &k) in batch.columns().iter().zip(&constant) {
+            cols.push(if k {
+                c.slice(g * write::ROW_GROUP_ROWS, chunk.len())
+            } else {
+                arrow_select::take::take(c.as_ref(), &take, None).map_err(invalid)?
+            });
+        }
+        let part = RecordBatch::try_new(batch.schema(), cols).map_err(invalid)?;
+        w.write(&part).map_err(pq_err(path))?;
     }
     w.into_inner().map_err(pq_err(path))
 }
