@@ -4,7 +4,8 @@
 //! Dictionary encoding is kept for the columns that repeat (identity columns, zones, types,
 //! labels, merchants, small counters) and turned off for the columns whose values are all or
 //! mostly distinct (ids, timestamps, amounts): there a dictionary only costs a hash per value
-//! before the writer falls back to plain encoding anyway.
+//! before the writer falls back to plain encoding anyway. Hash-derived id columns are not
+//! compressed (they are random bits).
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -13,7 +14,7 @@ use std::path::Path;
 use arrow_array::RecordBatch;
 use arrow_schema::Schema;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
@@ -47,6 +48,10 @@ const PLAIN_COLUMNS: [&str; 15] = [
     "case_id",
 ];
 
+/// Columns of hash-derived ids (uniformly random 63-bit values): no compressor gains on
+/// them, so they are stored uncompressed rather than spending ZSTD's time.
+const RANDOM_COLUMNS: [&str; 3] = ["flow_id", "session_id", "case_id"];
+
 /// The writer settings of every file fp-world writes (world outputs and stream views), for
 /// a file of `schema`: the same rows always give the same bytes.
 pub fn writer_properties(schema: &Schema) -> Result<WriterProperties, String> {
@@ -58,9 +63,24 @@ pub fn writer_properties(schema: &Schema) -> Result<WriterProperties, String> {
         .set_created_by(CREATED_BY.to_owned())
         .set_statistics_enabled(EnabledStatistics::Chunk);
     for f in schema.fields() {
-        if PLAIN_COLUMNS.contains(&f.name().as_str()) {
-            b = b.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), false);
+        let name = f.name().as_str();
+        if PLAIN_COLUMNS.contains(&name) {
+            b = b.set_column_dictionary_enabled(ColumnPath::from(name), false);
         }
+        if RANDOM_COLUMNS.contains(&name) {
+            b = b.set_column_compression(ColumnPath::from(name), Compression::UNCOMPRESSED);
+        }
+    }
+    Ok(b.build())
+}
+
+/// The writer settings of a stream view: those of [`writer_properties`], plus `ts_utc`
+/// delta-encoded (`DELTA_BYTE_ARRAY`): the view is in `ts_utc` order, so each timestamp
+/// shares most of its text with the one before and is stored as the differing suffix.
+pub fn view_writer_properties(schema: &Schema) -> Result<WriterProperties, String> {
+    let mut b = writer_properties(schema)?.into_builder();
+    if schema.field_with_name("ts_utc").is_ok() {
+        b = b.set_column_encoding(ColumnPath::from("ts_utc"), Encoding::DELTA_BYTE_ARRAY);
     }
     Ok(b.build())
 }

@@ -26,8 +26,8 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, UInt64Type};
-use arrow_array::{Array, RecordBatch, StringArray, UInt32Array};
-use arrow_schema::DataType;
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
+use arrow_schema::{DataType, SchemaRef};
 use bytes::Bytes;
 use fp_substrate::objects::{ObjectStoreConfig, Objects};
 use parquet::arrow::ArrowWriter;
@@ -456,34 +456,6 @@ fn pq_err(path: &str) -> impl Fn(parquet::errors::ParquetError) -> OracleError +
     }
 }
 
-/// Decode the whole source as one batch.
-fn decode(bytes: Bytes, path: &str) -> Result<RecordBatch, OracleError> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(pq_err(path))?;
-    let rows = builder.metadata().file_metadata().num_rows().max(1) as usize;
-    let schema = builder.schema().clone();
-    let reader = builder
-        .with_batch_size(rows)
-        .build()
-        .map_err(pq_err(path))?;
-    let mut batches = Vec::new();
-    for b in reader {
-        batches.push(b.map_err(|e| OracleError::Parquet {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        })?);
-    }
-    match batches.len() {
-        0 => Ok(RecordBatch::new_empty(schema)),
-        1 => Ok(batches.remove(0)),
-        _ => arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| {
-            OracleError::Parquet {
-                path: path.to_owned(),
-                detail: e.to_string(),
-            }
-        }),
-    }
-}
-
 /// A primary-key column, typed once so the comparator does no downcasting.
 enum KeyCol<'a> {
     I64(&'a [i64]),
@@ -512,11 +484,10 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
         path: path.to_owned(),
         detail,
     };
-    let batch = decode(src, path)?;
+    let (got, constants, batch) = decode_varying(src, path)?;
     // Same columns, types and nullability as the catalogue, so the view carries the schema
     // the interface promises whatever metadata the source file had.
     let want = spec.schema();
-    let got = batch.schema();
     let same = want.fields().len() == got.fields().len()
         && want.fields().iter().zip(got.fields()).all(|(w, g)| {
             w.name() == g.name()
@@ -529,8 +500,6 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
             spec.id
         )));
     }
-    let batch =
-        RecordBatch::try_new(want, batch.columns().to_vec()).map_err(|e| invalid(e.to_string()))?;
     let n = batch.num_rows();
     if u32::try_from(n).is_err() {
         return Err(invalid(format!(
@@ -560,7 +529,13 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
     }
     let mut keys = Vec::new();
     for name in spec.primary_key {
-        let c = col(name)?;
+        let Ok(c) = col(name) else {
+            // Not decoded: constant (and non-null) by the file's statistics.
+            if want.index_of(name).is_ok_and(|i| constants[i].is_some()) {
+                continue;
+            }
+            return Err(invalid(format!("no column `{name}`")));
+        };
         if c.null_count() > 0 {
             return Err(invalid(format!("primary key column `{name}` has nulls")));
         }
@@ -590,7 +565,7 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
     };
     drop(ts);
     drop(keys);
-    let bytes = encode_sorted(&batch, &idx, path)?;
+    let bytes = encode_sorted(&want, &constants, &batch, &idx, path)?;
     Ok(Built {
         bytes,
         rows: n as u64,
@@ -647,63 +622,159 @@ fn sorted_order(ts: &[i64], keys: &[KeyCol<'_>]) -> Result<Vec<u32>, (u32, u32)>
     Ok(idx)
 }
 
-/// Whether every row of `c` holds the same non-null value (then reordering is a no-op).
-fn constant_column(c: &dyn Array) -> bool {
-    if c.null_count() > 0 {
-        return false;
-    }
-    let n = c.len();
-    match c.data_type() {
-        DataType::Utf8 => {
-            let s = c.as_string::<i32>();
-            n == 0 || (1..n).all(|i| s.value(i) == s.value(0))
-        }
-        DataType::Int64 => {
-            let v = c.as_primitive::<Int64Type>().values();
-            v.iter().all(|x| Some(x) == v.first())
-        }
-        DataType::UInt64 => {
-            let v = c.as_primitive::<UInt64Type>().values();
-            v.iter().all(|x| Some(x) == v.first())
-        }
-        _ => false,
-    }
-}
-
-/// Encode the rows of `batch` in the order `idx`, one row group at a time: each group's
-/// rows are gathered (`take`) and written before the next, so the reordered output is never
-/// whole in memory; constant columns are not gathered at all (any order of them is the same).
-fn encode_sorted(batch: &RecordBatch, idx: &[u32], path: &str) -> Result<Vec<u8>, OracleError> {
+/// Encode the view: the decoded columns of `batch` in the order `idx` and the constant
+/// columns, one row group at a time (each group's rows are gathered with `take` and written
+/// before the next, so the reordered output is never whole in memory; a constant column is
+/// one row group's worth of its value, sliced).
+fn encode_sorted(
+    schema: &SchemaRef,
+    constants: &[Option<ArrayRef>],
+    batch: &RecordBatch,
+    idx: &[u32],
+    path: &str,
+) -> Result<Vec<u8>, OracleError> {
     let invalid = |e: arrow_schema::ArrowError| OracleError::Invalid {
         path: path.to_owned(),
         detail: e.to_string(),
     };
-    let props =
-        write::writer_properties(batch.schema_ref()).map_err(|detail| OracleError::Parquet {
-            path: path.to_owned(),
-            detail,
-        })?;
+    let props = write::view_writer_properties(schema).map_err(|detail| OracleError::Parquet {
+        path: path.to_owned(),
+        detail,
+    })?;
     let mut w =
-        ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props)).map_err(pq_err(path))?;
-    let constant: Vec<bool> = batch
-        .columns()
+        ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(pq_err(path))?;
+    let mut decoded = batch.columns().iter();
+    let sources: Vec<Result<ArrayRef, ArrayRef>> = constants
         .iter()
-        .map(|c| constant_column(c.as_ref()))
-        .collect();
-    for (g, chunk) in idx.chunks(write::ROW_GROUP_ROWS).enumerate() {
+        .map(|k| match k {
+            Some(c) => Ok(Ok(c.clone())),
+            None => decoded
+                .next()
+                .cloned()
+                .map(Err)
+                .ok_or_else(|| OracleError::Invalid {
+                    path: path.to_owned(),
+                    detail: "decoded columns do not match the schema".into(),
+                }),
+        })
+        .collect::<Result<_, _>>()?;
+    for chunk in idx.chunks(write::ROW_GROUP_ROWS) {
         let take = UInt32Array::from(chunk.to_vec());
-        let mut cols = Vec::with_capacity(batch.num_columns());
-        for (c, &k) in batch.columns().iter().zip(&constant) {
-            cols.push(if k {
-                c.slice(g * write::ROW_GROUP_ROWS, chunk.len())
-            } else {
-                arrow_select::take::take(c.as_ref(), &take, None).map_err(invalid)?
+        let mut cols = Vec::with_capacity(sources.len());
+        for src in &sources {
+            cols.push(match src {
+                Ok(constant) => constant.slice(0, chunk.len()),
+                Err(c) => arrow_select::take::take(c.as_ref(), &take, None).map_err(invalid)?,
             });
         }
-        let part = RecordBatch::try_new(batch.schema(), cols).map_err(invalid)?;
+        let part = RecordBatch::try_new(schema.clone(), cols).map_err(invalid)?;
         w.write(&part).map_err(pq_err(path))?;
     }
     w.into_inner().map_err(pq_err(path))
+}
+
+/// The value of a non-nullable column that every row group's statistics give as one exact
+/// value (the identity columns of a world), as one row group's worth of rows; `None` when
+/// the statistics do not say so (the column is then decoded).
+fn constant_from_stats(
+    meta: &parquet::file::metadata::ParquetMetaData,
+    col: usize,
+    field: &arrow_schema::Field,
+) -> Option<ArrayRef> {
+    if field.is_nullable() || meta.num_row_groups() == 0 {
+        return None;
+    }
+    let mut value: Option<&[u8]> = None;
+    for rg in meta.row_groups() {
+        let st = rg.columns().get(col)?.statistics()?;
+        let (min, max) = (st.min_bytes_opt()?, st.max_bytes_opt()?);
+        if !(st.min_is_exact() && st.max_is_exact()) || min != max {
+            return None;
+        }
+        match value {
+            Some(v) if v != min => return None,
+            _ => value = Some(min),
+        }
+    }
+    let v = value?;
+    let n = write::ROW_GROUP_ROWS;
+    match field.data_type() {
+        DataType::Utf8 => {
+            let s = std::str::from_utf8(v).ok()?;
+            let mut b = arrow_array::builder::StringBuilder::with_capacity(n, n * s.len());
+            for _ in 0..n {
+                b.append_value(s);
+            }
+            Some(Arc::new(b.finish()))
+        }
+        DataType::Int64 => {
+            let x = i64::from_le_bytes(v.try_into().ok()?);
+            Some(Arc::new(arrow_array::Int64Array::from(vec![x; n])))
+        }
+        DataType::UInt64 => {
+            let x = u64::from_le_bytes(v.try_into().ok()?);
+            Some(Arc::new(arrow_array::UInt64Array::from(vec![x; n])))
+        }
+        _ => None,
+    }
+}
+
+/// Decode the source, except the columns its statistics show constant: the file's schema,
+/// per column its constant (or `None`: decoded), and the decoded columns as one batch.
+fn decode_varying(
+    bytes: Bytes,
+    path: &str,
+) -> Result<(SchemaRef, Vec<Option<ArrayRef>>, RecordBatch), OracleError> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(pq_err(path))?;
+    let schema = builder.schema().clone();
+    let meta = builder.metadata().clone();
+    // Only top-level primitive columns: arrow field i is parquet leaf i.
+    let flat = meta.file_metadata().schema_descr().num_columns() == schema.fields().len();
+    let constants: Vec<Option<ArrayRef>> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            (flat && f.name() != TS)
+                .then(|| constant_from_stats(&meta, i, f))
+                .flatten()
+        })
+        .collect();
+    let keep: Vec<usize> = (0..constants.len())
+        .filter(|&i| constants[i].is_none())
+        .collect();
+    let mask = parquet::arrow::ProjectionMask::roots(
+        meta.file_metadata().schema_descr(),
+        keep.iter().copied(),
+    );
+    let rows = meta.file_metadata().num_rows().max(1) as usize;
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(rows)
+        .build()
+        .map_err(pq_err(path))?;
+    let projected = Arc::new(schema.project(&keep).map_err(|e| OracleError::Parquet {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })?);
+    let mut batches = Vec::new();
+    for b in reader {
+        batches.push(b.map_err(|e| OracleError::Parquet {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })?);
+    }
+    let batch = match batches.len() {
+        0 => RecordBatch::new_empty(projected),
+        1 => batches.remove(0),
+        _ => arrow_select::concat::concat_batches(&projected, &batches).map_err(|e| {
+            OracleError::Parquet {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            }
+        })?,
+    };
+    Ok((schema, constants, batch))
 }
 
 // ------------------------------------------------------------------------------ reader
