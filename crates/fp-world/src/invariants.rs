@@ -6,7 +6,7 @@
 // Parallel columns are indexed by row; iterator chains over 5 slices read worse.
 #![allow(clippy::needless_range_loop)]
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use arrow_array::{
     Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array,
@@ -14,9 +14,10 @@ use arrow_array::{
 use serde_json::{Value, json};
 
 use crate::catalogue::{self, OutputSpec};
+use crate::fasthash::{FastMap, FastSet, map_with_capacity};
 use crate::identity::WorldIdentity;
 use crate::model::truth::{BANK_FRAUD_LABELS, CASE_EVENT_TYPES};
-use crate::timefmt::{parse_ts_utc, ts_local, zone_offset_min};
+use crate::timefmt::{TsBuf, local_into, parse_ts_utc, zone_offset_min};
 
 /// Event type vocabulary (flow-shape policy).
 pub const EVENT_TYPES: [&str; 7] = [
@@ -171,39 +172,53 @@ fn two_decimals(x: f64) -> bool {
     x > 0.0 && ((x * 100.0).round() - x * 100.0).abs() < 1e-6
 }
 
+/// One rule, ready to run.
+type Rule<'a> = Box<dyn Fn() -> Outcome + Send + Sync + 'a>;
+
 /// Run every invariant. Outcomes come in a fixed order; the first failure is the one to name.
+///
+/// The rules only read the tables, so they run on every core; the outcomes are gathered in
+/// rule order whatever the threads' timing.
 pub fn run(t: &Tables, id: &WorldIdentity) -> Vec<Outcome> {
-    let mut out = Vec::new();
-    macro_rules! rule {
-        ($seg:literal, $rule:literal, $spec:expr, $body:expr) => {{
-            let result: R<Value> = (|| $body)();
-            out.push(Outcome {
-                rule: $rule,
-                seg: $seg,
-                output: $spec.id,
-                result,
-            });
-        }};
-    }
+    let mut first: Vec<Rule<'_>> = Vec::new();
     for spec in catalogue::OUTPUTS {
         let seg: &'static str = if spec.segment == "5B" { "5B" } else { "6B" };
-        let result = get(t, spec).and_then(|tt| schema(&tt, spec));
-        out.push(Outcome {
+        first.push(Box::new(move || Outcome {
             rule: "schema_matches_catalogue",
             seg,
             output: spec.id,
-            result,
-        });
-        let result = get(t, spec).and_then(|tt| identity(&tt, id));
-        out.push(Outcome {
+            result: get(t, spec).and_then(|tt| schema(&tt, spec)),
+        }));
+        first.push(Box::new(move || Outcome {
             rule: "path_embed_identity",
             seg,
             output: spec.id,
-            result,
-        });
+            result: get(t, spec).and_then(|tt| identity(&tt, id)),
+        }));
     }
+    let mut out = crate::world::parallel(&first, |r| r());
     if out.iter().any(|o| o.result.is_err()) {
         return out;
+    }
+    out.extend(crate::world::parallel(&rules(t), |r| r()));
+    out
+}
+
+/// The rules past the schema and identity of every table, in outcome order.
+fn rules(t: &Tables) -> Vec<Rule<'_>> {
+    let mut rules: Vec<Rule<'_>> = Vec::new();
+    macro_rules! rule {
+        ($seg:literal, $rule:literal, $spec:expr, $body:expr) => {{
+            rules.push(Box::new(move || {
+                let result: R<Value> = (|| $body)();
+                Outcome {
+                    rule: $rule,
+                    seg: $seg,
+                    output: $spec.id,
+                    result,
+                }
+            }));
+        }};
     }
     use catalogue::*;
 
@@ -215,7 +230,7 @@ pub fn run(t: &Tables, id: &WorldIdentity) -> Vec<Outcome> {
             (0..a.n()).map(|i| (m[i], ts.value(i), seq[i])),
             "ordering (merchant_id, ts_utc, arrival_seq)",
         )?;
-        let keys: HashSet<(u64, i64)> = (0..a.n()).map(|i| (m[i], seq[i])).collect();
+        let keys: FastSet<(u64, i64)> = (0..a.n()).map(|i| (m[i], seq[i])).collect();
         ensure(keys.len() == n, || {
             "duplicate (merchant_id, arrival_seq)".into()
         })?;
@@ -249,25 +264,32 @@ pub fn run(t: &Tables, id: &WorldIdentity) -> Vec<Outcome> {
             ("tzid_settlement", "ts_local_settlement"),
             ("tzid_operational", "ts_local_operational"),
         ];
+        let cols = pairs
+            .iter()
+            .map(|(tzc, lc)| Ok((*tzc, *lc, a.s(tzc)?, a.s(lc)?)))
+            .collect::<R<Vec<_>>>()?;
+        let mut buf: TsBuf = [0; 32];
         for i in 0..a.n() {
             let us = parse_ts_utc(ts.value(i))
                 .ok_or_else(|| format!("ts_utc `{}` is not rfc3339 micros", ts.value(i)))?;
             ensure(b[i] >= 0, || format!("bucket_index {} < 0", b[i]))?;
-            for (tzc, lc) in pairs {
-                let (tz, l) = (a.s(tzc)?, a.s(lc)?);
+            for &(tzc, lc, tz, l) in &cols {
                 if tz.is_null(i) && l.is_null(i) {
                     continue;
                 }
                 let off = zone_offset_min(tz.value(i))
                     .ok_or_else(|| format!("{tzc} `{}` unknown", tz.value(i)))?;
-                ensure(!l.is_null(i) && l.value(i) == ts_local(us, off), || {
-                    format!(
-                        "{lc} `{}` is not ts_utc {} in {}",
-                        l.value(i),
-                        ts.value(i),
-                        tz.value(i)
-                    )
-                })?;
+                ensure(
+                    !l.is_null(i) && l.value(i) == local_into(us, off, &mut buf),
+                    || {
+                        format!(
+                            "{lc} `{}` is not ts_utc {} in {}",
+                            l.value(i),
+                            ts.value(i),
+                            tz.value(i)
+                        )
+                    },
+                )?;
             }
         }
         Ok(json!({"rows": a.n()}))
@@ -343,7 +365,7 @@ pub fn run(t: &Tables, id: &WorldIdentity) -> Vec<Outcome> {
             ("device->party", dev, p),
             ("ip->device", ip, dev),
         ] {
-            let mut m: HashMap<i64, i64> = HashMap::new();
+            let mut m: FastMap<i64, i64> = FastMap::default();
             for i in 0..e.n() {
                 let prev = *m.entry(child[i]).or_insert(parent[i]);
                 ensure(prev == parent[i], || {
@@ -360,7 +382,7 @@ pub fn run(t: &Tables, id: &WorldIdentity) -> Vec<Outcome> {
     rule!("6B", "6B.s1.session_index_aggregates", SESSION_INDEX, {
         let (e, s) = (get(t, &ARRIVAL_ENTITIES)?, get(t, &SESSION_INDEX)?);
         let (sid, ets) = (e.i64("session_id")?, e.s("ts_utc")?);
-        let mut agg: HashMap<i64, (i64, &str, &str)> = HashMap::new();
+        let mut agg: FastMap<i64, (i64, &str, &str)> = FastMap::default();
         for i in 0..e.n() {
             let t = ets.value(i);
             let r = agg.entry(sid[i]).or_insert((0, t, t));
@@ -404,73 +426,91 @@ pub fn run(t: &Tables, id: &WorldIdentity) -> Vec<Outcome> {
         } else {
             "6B.s2.flow_per_arrival"
         };
-        let result = (|| -> R<Value> {
-            let (e, f) = (get(t, &ARRIVAL_ENTITIES)?, get(t, spec)?);
-            let fid = f.i64("flow_id")?;
-            sorted_unique(fid.iter(), "ordering (flow_id)")?;
-            ensure(f.n() == e.n(), || {
-                format!("{} flows for {} arrivals", f.n(), e.n())
-            })?;
-            let (em, eseq) = (e.u64("merchant_id")?, e.i64("arrival_seq")?);
-            let idx: HashMap<(u64, i64), usize> =
-                (0..e.n()).map(|i| ((em[i], eseq[i]), i)).collect();
-            let (fm, fseq, fts, amt) = (
-                f.u64("merchant_id")?,
-                f.i64("arrival_seq")?,
-                f.s("ts_utc")?,
-                f.f64("amount")?,
-            );
-            let ets = e.s("ts_utc")?;
-            let cols = [
-                "party_id",
-                "account_id",
-                "instrument_id",
-                "device_id",
-                "ip_id",
-            ];
-            let mut seen = HashSet::new();
-            for i in 0..f.n() {
-                let j = *idx.get(&(fm[i], fseq[i])).ok_or_else(|| {
-                    format!("flow {}: arrival ({}, {}) missing", fid[i], fm[i], fseq[i])
+        rules.push(Box::new(move || {
+            let result = (|| -> R<Value> {
+                let (e, f) = (get(t, &ARRIVAL_ENTITIES)?, get(t, spec)?);
+                let fid = f.i64("flow_id")?;
+                sorted_unique(fid.iter(), "ordering (flow_id)")?;
+                ensure(f.n() == e.n(), || {
+                    format!("{} flows for {} arrivals", f.n(), e.n())
                 })?;
-                ensure(seen.insert(j), || {
-                    format!(
-                        "flow {}: arrival ({}, {}) has two flows",
-                        fid[i], fm[i], fseq[i]
-                    )
-                })?;
-                ensure(fts.value(i) == ets.value(j), || {
-                    format!("flow {}: ts_utc differs from its arrival", fid[i])
-                })?;
-                for c in cols {
-                    ensure(f.i64(c)?[i] == e.i64(c)?[j], || {
-                        format!("flow {}: {c} differs from s1", fid[i])
+                let (em, eseq) = (e.u64("merchant_id")?, e.i64("arrival_seq")?);
+                let mut idx: FastMap<(u64, i64), usize> = map_with_capacity(e.n());
+                idx.extend((0..e.n()).map(|i| ((em[i], eseq[i]), i)));
+                let (fm, fseq, fts, amt) = (
+                    f.u64("merchant_id")?,
+                    f.i64("arrival_seq")?,
+                    f.s("ts_utc")?,
+                    f.f64("amount")?,
+                );
+                let ets = e.s("ts_utc")?;
+                let cols = [
+                    "party_id",
+                    "account_id",
+                    "instrument_id",
+                    "device_id",
+                    "ip_id",
+                ];
+                let cols = cols
+                    .iter()
+                    .map(|c| Ok((*c, f.i64(c)?, e.i64(c)?)))
+                    .collect::<R<Vec<_>>>()?;
+                let mut seen = vec![false; e.n()];
+                for i in 0..f.n() {
+                    let j = *idx.get(&(fm[i], fseq[i])).ok_or_else(|| {
+                        format!("flow {}: arrival ({}, {}) missing", fid[i], fm[i], fseq[i])
+                    })?;
+                    ensure(!std::mem::replace(&mut seen[j], true), || {
+                        format!(
+                            "flow {}: arrival ({}, {}) has two flows",
+                            fid[i], fm[i], fseq[i]
+                        )
+                    })?;
+                    ensure(fts.value(i) == ets.value(j), || {
+                        format!("flow {}: ts_utc differs from its arrival", fid[i])
+                    })?;
+                    for &(c, fc, ec) in &cols {
+                        ensure(fc[i] == ec[j], || {
+                            format!("flow {}: {c} differs from s1", fid[i])
+                        })?;
+                    }
+                    ensure(two_decimals(amt[i]), || {
+                        format!(
+                            "flow {}: amount {} not positive with 2 decimals",
+                            fid[i], amt[i]
+                        )
                     })?;
                 }
-                ensure(two_decimals(amt[i]), || {
-                    format!(
-                        "flow {}: amount {} not positive with 2 decimals",
-                        fid[i], amt[i]
-                    )
-                })?;
+                Ok(json!({"flows": f.n()}))
+            })();
+            Outcome {
+                rule: rule_anchor,
+                seg: "6B",
+                output: spec.id,
+                result,
             }
-            Ok(json!({"flows": f.n()}))
-        })();
-        out.push(Outcome {
-            rule: rule_anchor,
-            seg: "6B",
-            output: spec.id,
-            result,
-        });
+        }));
         let rule_events: &'static str = if fraud {
             "6B.s3.events"
         } else {
             "6B.s2.events"
         };
+        rules.push(Box::new(move || {
         let result = (|| -> R<Value> {
             let (f, ev) = (get(t, spec)?, get(t, ev_spec)?);
             let (fid, fts, famt) = (f.i64("flow_id")?, f.s("ts_utc")?, f.f64("amount")?);
-            let idx: HashMap<i64, usize> = (0..f.n()).map(|i| (fid[i], i)).collect();
+            let mut idx: FastMap<i64, usize> = map_with_capacity(f.n());
+            idx.extend((0..f.n()).map(|i| (fid[i], i)));
+            let flags = if fraud {
+                Some((
+                    f.b("fraud_flag")?,
+                    f.s("campaign_id")?,
+                    ev.b("fraud_flag")?,
+                    ev.s("campaign_id")?,
+                ))
+            } else {
+                None
+            };
             let (efid, eseq, ets, eamt, ety) = (
                 ev.i64("flow_id")?,
                 ev.i64("event_seq")?,
@@ -525,9 +565,7 @@ pub fn run(t: &Tables, id: &WorldIdentity) -> Vec<Outcome> {
                         efid[i], eseq[i]
                     )
                 })?;
-                if fraud {
-                    let (ff, fc) = (f.b("fraud_flag")?, f.s("campaign_id")?);
-                    let (ef, ec) = (ev.b("fraud_flag")?, ev.s("campaign_id")?);
+                if let Some((ff, fc, ef, ec)) = flags {
                     ensure(
                         ef.value(i) == ff.value(j)
                             && ec.is_null(i) == fc.is_null(j)
@@ -546,12 +584,13 @@ pub fn run(t: &Tables, id: &WorldIdentity) -> Vec<Outcome> {
             })?;
             Ok(json!({"events": ev.n(), "flows_with_events": covered}))
         })();
-        out.push(Outcome {
+        Outcome {
             rule: rule_events,
             seg: "6B",
             output: ev_spec.id,
             result,
-        });
+        }
+        }));
     }
     rule!(
         "6B",
@@ -587,7 +626,7 @@ pub fn run(t: &Tables, id: &WorldIdentity) -> Vec<Outcome> {
             let (f, c) = (get(t, &FLOW_ANCHOR_FRAUD)?, get(t, &CAMPAIGN_CATALOGUE)?);
             let (cid, rate) = (c.s("campaign_id")?, c.f64("fraud_rate")?);
             sorted_unique((0..c.n()).map(|i| cid.value(i)), "ordering (campaign_id)")?;
-            let mut tagged: HashMap<&str, u64> = (0..c.n()).map(|i| (cid.value(i), 0)).collect();
+            let mut tagged: FastMap<&str, u64> = (0..c.n()).map(|i| (cid.value(i), 0)).collect();
             let (ff, fc) = (f.b("fraud_flag")?, f.s("campaign_id")?);
             let mut flagged = 0u64;
             for i in 0..f.n() {
@@ -685,7 +724,8 @@ pub fn run(t: &Tables, id: &WorldIdentity) -> Vec<Outcome> {
             || "event labels do not cover exactly the S3 events".into(),
         )?;
         let fid = tr.i64("flow_id")?;
-        let idx: HashMap<i64, usize> = (0..tr.n()).map(|i| (fid[i], i)).collect();
+        let mut idx: FastMap<i64, usize> = map_with_capacity(tr.n());
+        idx.extend((0..tr.n()).map(|i| (fid[i], i)));
         let (lt, lb, lf) = (
             l.b("is_fraud_truth")?,
             l.b("is_fraud_bank_view")?,
@@ -726,7 +766,8 @@ pub fn run(t: &Tables, id: &WorldIdentity) -> Vec<Outcome> {
             "ordering (case_id, case_event_seq)",
         )?;
         let fid = f.i64("flow_id")?;
-        let idx: HashMap<i64, usize> = (0..f.n()).map(|i| (fid[i], i)).collect();
+        let mut idx: FastMap<i64, usize> = map_with_capacity(f.n());
+        idx.extend((0..f.n()).map(|i| (fid[i], i)));
         let (fts, bl) = (f.s("ts_utc")?, bk.s("bank_label")?);
         let mut cases = 0;
         let mut i = 0;
@@ -770,5 +811,5 @@ pub fn run(t: &Tables, id: &WorldIdentity) -> Vec<Outcome> {
         }
         Ok(json!({"cases": cases, "rows": c.n()}))
     });
-    out
+    rules
 }

@@ -9,7 +9,8 @@
 //! * [`config`] and [`identity`]: configuration, `parameter_hash`/`manifest_fingerprint`/`run_id`;
 //! * [`model`]: the world as a pure function of (config, seed, scenario);
 //! * [`tables`] and [`write`]: the world as Arrow tables, written as deterministic Parquet;
-//! * [`gates`]: the 10 HashGate bundles and their verifier; [`invariants`]: the checks.
+//! * [`gates`]: the 10 HashGate bundles and their verifier; [`invariants`]: the checks;
+//! * [`fasthash`]: the hasher of the checks' in-memory maps.
 //! * [`oracle`]: the Oracle Store: sealing a world as a pack, and its stream views for WSP.
 //!
 //! Run-root layout: `run_receipt.json`; each output as one Parquet file at its catalogue path
@@ -20,12 +21,16 @@
 //! data is caught and named, and the 1A bundle keeps the parameter file the identity was
 //! computed from.
 //!
-//! Increment status (issue #3): outputs are held in memory per output and written as one part
-//! file each (row groups of [`write::ROW_GROUP_ROWS`]); streaming row groups and parallel
-//! generation are still to come. Time zones are the DST-free zones of [`timefmt::ZONES`].
+//! Increment status (issue #3): generation runs on every core (flow ids, per-flow details,
+//! the four groups of tables, the checks and the file writes are independent jobs whose
+//! results are gathered in a fixed order, so the bytes do not depend on the thread count).
+//! The tables are still whole in memory (the checks read them whole), written as one part
+//! file each in row groups of [`write::ROW_GROUP_ROWS`]; the identity columns are slices of
+//! one shared array. Time zones are the DST-free zones of [`timefmt::ZONES`].
 
 pub mod catalogue;
 pub mod config;
+pub mod fasthash;
 pub mod gates;
 pub mod identity;
 pub mod invariants;

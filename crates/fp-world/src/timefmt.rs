@@ -72,33 +72,77 @@ pub fn parse_date(s: &str) -> Option<i64> {
     (civil_from_days(days) == (y, m, d)).then_some(days)
 }
 
-fn push2(out: &mut String, v: u32) {
-    out.push((b'0' + (v / 10) as u8) as char);
-    out.push((b'0' + (v % 10) as u8) as char);
+/// Rendered timestamp bytes: `YYYY-MM-DDTHH:MM:SS.ffffff` (26 bytes) plus an optional `Z`;
+/// years outside 0..=9999 are rendered by the slow path.
+pub type TsBuf = [u8; 32];
+
+fn put2(b: &mut [u8], at: usize, v: u32) {
+    b[at] = b'0' + (v / 10) as u8;
+    b[at + 1] = b'0' + (v % 10) as u8;
 }
 
-fn render(us: i64, z: bool) -> String {
+/// Render `us` (local wall or UTC with `z`) into `buf` without allocating; returns the text.
+pub fn render_into(us: i64, z: bool, buf: &mut TsBuf) -> &str {
     let days = us.div_euclid(US_DAY);
     let rem = us.rem_euclid(US_DAY);
     let (y, m, d) = civil_from_days(days);
-    let mut out = String::with_capacity(27);
-    out.push_str(&format!("{y:04}"));
-    out.push('-');
-    push2(&mut out, m);
-    out.push('-');
-    push2(&mut out, d);
-    out.push('T');
-    push2(&mut out, (rem / US_H) as u32);
-    out.push(':');
-    push2(&mut out, ((rem / US_MIN) % 60) as u32);
-    out.push(':');
-    push2(&mut out, ((rem / US_S) % 60) as u32);
-    out.push('.');
-    out.push_str(&format!("{:06}", rem % US_S));
-    if z {
-        out.push('Z');
+    if !(0..=9999).contains(&y) {
+        let s = render_slow(y, m, d, rem, z);
+        let n = s.len().min(buf.len());
+        buf[..n].copy_from_slice(&s.as_bytes()[..n]);
+        return std::str::from_utf8(&buf[..n]).unwrap_or_default();
     }
-    out
+    let y = y as u32;
+    put2(buf, 0, y / 100);
+    put2(buf, 2, y % 100);
+    buf[4] = b'-';
+    put2(buf, 5, m);
+    buf[7] = b'-';
+    put2(buf, 8, d);
+    buf[10] = b'T';
+    put2(buf, 11, (rem / US_H) as u32);
+    buf[13] = b':';
+    put2(buf, 14, ((rem / US_MIN) % 60) as u32);
+    buf[16] = b':';
+    put2(buf, 17, ((rem / US_S) % 60) as u32);
+    buf[19] = b'.';
+    let f = (rem % US_S) as u32;
+    put2(buf, 20, f / 10_000);
+    put2(buf, 22, (f / 100) % 100);
+    put2(buf, 24, f % 100);
+    let n = if z {
+        buf[26] = b'Z';
+        27
+    } else {
+        26
+    };
+    std::str::from_utf8(&buf[..n]).unwrap_or_default()
+}
+
+/// `ts_utc` text of `us` into `buf`.
+pub fn utc_into(us: i64, buf: &mut TsBuf) -> &str {
+    render_into(us, true, buf)
+}
+
+/// Local wall text of `us` in a zone `offset_min` minutes east of UTC, into `buf`.
+pub fn local_into(us: i64, offset_min: i64, buf: &mut TsBuf) -> &str {
+    render_into(us + offset_min * US_MIN, false, buf)
+}
+
+fn render_slow(y: i64, m: u32, d: u32, rem: i64, z: bool) -> String {
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}{}",
+        rem / US_H,
+        (rem / US_MIN) % 60,
+        (rem / US_S) % 60,
+        rem % US_S,
+        if z { "Z" } else { "" }
+    )
+}
+
+fn render(us: i64, z: bool) -> String {
+    let mut buf = [0u8; 32];
+    render_into(us, z, &mut buf).to_owned()
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` of micros since the epoch.
@@ -159,5 +203,12 @@ mod tests {
         assert_eq!(ts_local(us, 330), "2026-03-02T13:44:05.123456");
         assert_eq!(ts_local(us, -420), "2026-03-02T01:14:05.123456");
         assert!(parse_date("2026-02-30").is_none());
+        let mut b = [0u8; 32];
+        assert_eq!(utc_into(us, &mut b), "2026-03-02T08:14:05.123456Z");
+        assert_eq!(local_into(us, 330, &mut b), "2026-03-02T13:44:05.123456");
+        // Before the epoch and outside four-digit years (slow path).
+        assert_eq!(ts_utc(-1), "1969-12-31T23:59:59.999999Z");
+        let far = days_from_civil(12_345, 1, 2) * US_DAY + 7;
+        assert_eq!(ts_utc(far), "12345-01-02T00:00:00.000007Z");
     }
 }

@@ -172,27 +172,7 @@ fn populate(
 ) -> Result<(WorldSummary, Failure), WorldError> {
     let world = model::build(rc, id);
     let tabs = tables::build(&world, id)?;
-    let mut digests: Vec<(String, Value)> = Vec::new();
-    let mut counts = Vec::new();
-    for t in &tabs {
-        let rel = t.spec.file_path(id, 0);
-        let path = root.join(&rel);
-        write::write_table(t, &path)?;
-        let bytes = fs::read(&path).map_err(io_err(&path))?;
-        let rows = t.batch.num_rows() as u64;
-        digests.push((
-            t.spec.segment.to_owned(),
-            json!({"output_id": t.spec.id, "path": rel, "sha256_hex": hex::encode(Sha256::digest(&bytes)), "rows": rows}),
-        ));
-        counts.push(OutputCount {
-            output_id: t.spec.id.to_owned(),
-            path: rel,
-            rows,
-        });
-    }
-    let map: Tables = tabs.iter().map(|t| (t.spec.id, t.batch.clone())).collect();
-    let outcomes = invariants::run(&map, id);
-    drop(map);
+    let (digests, counts, outcomes) = write_and_check(&tabs, id, root)?;
     drop(tabs);
 
     let mut by_seg: HashMap<&str, Vec<Check>> = upstream_checks(&world, rc);
@@ -341,6 +321,117 @@ fn populate(
         gates: gate_digests,
     };
     Ok((summary, failure))
+}
+
+/// One unit of work of [`write_and_check`].
+enum Job {
+    /// Run the invariants on the tables in memory.
+    Check,
+    /// Write table `i`.
+    Write(usize),
+}
+
+/// What one job produced.
+enum Done {
+    Checked(Vec<invariants::Outcome>),
+    Written(String),
+}
+
+type Written = (
+    Vec<(String, Value)>,
+    Vec<OutputCount>,
+    Vec<invariants::Outcome>,
+);
+
+/// Write every table to its file and run the invariants, on every core: the jobs (the checks
+/// first, then the tables by size) are taken in turn by `min(cores, jobs)` threads. Each
+/// file's bytes depend only on its table, and results are gathered by job index, so the
+/// outcome does not depend on the number of threads or their timing.
+fn write_and_check(
+    tabs: &[tables::Table],
+    id: &WorldIdentity,
+    root: &Path,
+) -> Result<Written, WorldError> {
+    let mut jobs = vec![Job::Check];
+    let mut order: Vec<usize> = (0..tabs.len()).collect();
+    order.sort_by_key(|&i| {
+        let b = &tabs[i].batch;
+        (std::cmp::Reverse(b.num_rows() * b.num_columns()), i)
+    });
+    jobs.extend(order.into_iter().map(Job::Write));
+    let map: Tables = tabs.iter().map(|t| (t.spec.id, t.batch.clone())).collect();
+    let paths: Vec<String> = tabs.iter().map(|t| t.spec.file_path(id, 0)).collect();
+    let run = |job: &Job| -> Result<Done, WorldError> {
+        match *job {
+            Job::Check => Ok(Done::Checked(invariants::run(&map, id))),
+            Job::Write(i) => {
+                write::write_table_digest(&tabs[i], &root.join(&paths[i])).map(Done::Written)
+            }
+        }
+    };
+    let results = parallel(&jobs, run);
+    let mut outcomes = Vec::new();
+    let mut shas: Vec<Option<String>> = vec![None; tabs.len()];
+    for (job, r) in jobs.iter().zip(results) {
+        match (job, r?) {
+            (Job::Check, Done::Checked(o)) => outcomes = o,
+            (Job::Write(i), Done::Written(sha)) => shas[*i] = Some(sha),
+            _ => return Err(WorldError::Internal("job result mismatch".into())),
+        }
+    }
+    let mut digests = Vec::with_capacity(tabs.len());
+    let mut counts = Vec::with_capacity(tabs.len());
+    for ((t, rel), sha) in tabs.iter().zip(paths).zip(shas) {
+        let sha = sha.ok_or_else(|| WorldError::Internal(format!("{} not written", t.spec.id)))?;
+        let rows = t.batch.num_rows() as u64;
+        digests.push((
+            t.spec.segment.to_owned(),
+            json!({"output_id": t.spec.id, "path": rel, "sha256_hex": sha, "rows": rows}),
+        ));
+        counts.push(OutputCount {
+            output_id: t.spec.id.to_owned(),
+            path: rel,
+            rows,
+        });
+    }
+    Ok((digests, counts, outcomes))
+}
+
+/// Run `f` on every job on up to `available_parallelism` scoped threads (each takes the next
+/// job in order); results in job order, so they do not depend on the threads' timing.
+pub(crate) fn parallel<J: Sync, R: Send>(jobs: &[J], f: impl Fn(&J) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, PoisonError};
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(job) = jobs.get(i) else { break };
+            let r = f(job);
+            *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
+    });
+    // Every job ran (a panicking one would have propagated out of the scope).
+    slots
+        .into_iter()
+        .zip(jobs)
+        .map(|(m, job)| {
+            m.into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .unwrap_or_else(|| f(job))
+        })
+        .collect()
 }
 
 /// Checks of the upstream segments (1A..6A), computed from the model the outputs came from.

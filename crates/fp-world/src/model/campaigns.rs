@@ -6,6 +6,7 @@
 use super::Arrival;
 use super::arrivals::{cents, habit_amount};
 use super::entities::{ATTACKER_DEVICE_BASE, ATTACKER_IP_BASE, Channel, Merchant, Party};
+use crate::fasthash::FastMap;
 use crate::rng::{Domain, Stream, mix64};
 use crate::timefmt::{US_DAY, US_H, US_MIN, US_S};
 
@@ -323,7 +324,25 @@ pub fn overlay(
     }
     let merchant_range = first_merchant..campaigns.len();
 
-    // Apply card and merchant campaigns.
+    // Apply card and merchant campaigns. A flow can only match the card campaigns holding its
+    // instrument and the merchant campaigns of its merchant, so both are indexed (campaign
+    // indices ascending, the order the campaigns are tried in).
+    let mut by_card: FastMap<i64, Vec<usize>> = FastMap::default();
+    for ci in card_range {
+        for &card in &campaigns[ci].instruments {
+            let v = by_card.entry(card).or_default();
+            if v.last() != Some(&ci) {
+                v.push(ci);
+            }
+        }
+    }
+    let mut by_merchant: FastMap<u32, Vec<usize>> = FastMap::default();
+    for ci in merchant_range {
+        if let Some(m) = campaigns[ci].merchant {
+            by_merchant.entry(m).or_default().push(ci);
+        }
+    }
+    let none: Vec<usize> = Vec::new();
     for (i, a) in arrivals.iter_mut().enumerate() {
         if a.campaign.is_some() {
             continue;
@@ -333,7 +352,7 @@ pub fn overlay(
             Domain::Flow,
             mix64(flow_ids[i] as u64) ^ 0xC0FFEE,
         );
-        for ci in card_range.clone() {
+        for &ci in by_card.get(&a.instrument_id).unwrap_or(&none) {
             let c = &campaigns[ci];
             if a.ts_us >= c.window.0
                 && a.ts_us < c.window.1
@@ -347,7 +366,7 @@ pub fn overlay(
         if a.campaign.is_some() {
             continue;
         }
-        for ci in merchant_range.clone() {
+        for &ci in by_merchant.get(&a.merchant).unwrap_or(&none) {
             let c = &campaigns[ci];
             if c.merchant == Some(a.merchant)
                 && a.ts_us >= c.window.0

@@ -11,6 +11,8 @@ pub mod campaigns;
 pub mod entities;
 pub mod truth;
 
+use std::fmt::Write as _;
+
 use crate::config::ResolvedConfig;
 use crate::identity::WorldIdentity;
 use crate::rng::{Domain, Stream, id63, world_root};
@@ -101,6 +103,22 @@ pub struct FlowEvents {
 }
 
 impl FlowEvents {
+    /// Call `f(event_type, offset from the flow ts)` in `event_seq` order (no allocation).
+    pub fn for_each(&self, mut f: impl FnMut(&'static str, i64)) {
+        f("AUTH_REQUEST", 0);
+        if let Some((c, d)) = self.step_up_us {
+            f("STEP_UP_CHALLENGE", c);
+            f("STEP_UP_COMPLETE", d);
+        }
+        f("AUTH_RESPONSE", self.response_us);
+        if let Some(c) = self.clearing_us {
+            f("CLEARING", c);
+        }
+        if let Some(r) = self.refund_us {
+            f("REFUND", r);
+        }
+    }
+
     /// `(event_type, offset from the flow ts)` in `event_seq` order.
     pub fn sequence(&self) -> Vec<(&'static str, i64)> {
         let mut v = vec![("AUTH_REQUEST", 0)];
@@ -221,34 +239,44 @@ pub fn build(cfg: &ResolvedConfig, id: &WorldIdentity) -> World {
         a.arrival_seq = seq;
     }
 
-    let flow_ids: Vec<i64> = arrivals
-        .iter()
-        .map(|a| {
-            id63(&format!(
-                "{}|{}|{}|{}|{}|{}",
-                id.manifest_fingerprint,
-                id.parameter_hash,
-                id.seed,
-                id.scenario_id,
-                merchants[a.merchant as usize].id,
-                a.arrival_seq
-            ))
-        })
-        .collect();
-    let session_ids: Vec<i64> = arrivals
-        .iter()
-        .map(|a| {
-            id63(&format!(
-                "session|{}|{}|{}|{}|{}|{}",
-                id.manifest_fingerprint,
-                id.seed,
-                id.scenario_id,
-                a.party_id,
-                a.device_id,
-                a.ts_us.div_euclid(SESSION_WINDOW_US)
-            ))
-        })
-        .collect();
+    // Flow and session ids: one sha256 each, computed in chunks on every core (a pure
+    // function of each arrival, so the result does not depend on the split).
+    let flow_prefix = format!(
+        "{}|{}|{}|{}|",
+        id.manifest_fingerprint, id.parameter_hash, id.seed, id.scenario_id
+    );
+    let session_prefix = format!(
+        "session|{}|{}|{}|",
+        id.manifest_fingerprint, id.seed, id.scenario_id
+    );
+    let (flow_ids, session_ids): (Vec<i64>, Vec<i64>) = par_chunks(&arrivals, |chunk| {
+        let mut text = String::with_capacity(flow_prefix.len() + 64);
+        chunk
+            .iter()
+            .map(|a| {
+                text.clear();
+                text.push_str(&flow_prefix);
+                let _ = write!(
+                    text,
+                    "{}|{}",
+                    merchants[a.merchant as usize].id, a.arrival_seq
+                );
+                let fid = id63(&text);
+                text.clear();
+                text.push_str(&session_prefix);
+                let _ = write!(
+                    text,
+                    "{}|{}|{}",
+                    a.party_id,
+                    a.device_id,
+                    a.ts_us.div_euclid(SESSION_WINDOW_US)
+                );
+                (fid, id63(&text))
+            })
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .unzip();
 
     campaigns::overlay(&plan, &mut campaigns, &mut arrivals, &flow_ids);
     for a in &arrivals {
@@ -258,10 +286,59 @@ pub fn build(cfg: &ResolvedConfig, id: &WorldIdentity) -> World {
     }
 
     let friendly_p = (cfg.fraud_rate / 20.0).min(0.0005);
+    // Events, truth and cases: per-flow streams, so computed in chunks on every core.
+    let pairs: Vec<(&Arrival, i64)> = arrivals.iter().zip(flow_ids.iter().copied()).collect();
+    let per_flow = par_chunks(&pairs, |chunk| {
+        chunk
+            .iter()
+            .map(|&(a, fid)| flow_details(root, id, &merchants, &campaigns, friendly_p, a, fid))
+            .collect::<Vec<_>>()
+    });
+    drop(pairs);
     let mut events = Vec::with_capacity(arrivals.len());
     let mut outcomes = Vec::with_capacity(arrivals.len());
     let mut case_ids = Vec::with_capacity(arrivals.len());
-    for (a, &fid) in arrivals.iter().zip(&flow_ids) {
+    for (e, o, c) in per_flow {
+        events.push(e);
+        outcomes.push(o);
+        case_ids.push(c);
+    }
+    World {
+        start_us,
+        merchants,
+        parties: parties.len(),
+        arrivals,
+        flow_ids,
+        session_ids,
+        events,
+        campaigns,
+        outcomes,
+        case_ids,
+    }
+}
+
+/// `f` over chunks of `items` on up to two threads per core, results concatenated in order.
+fn par_chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let size = items.len().div_ceil(threads * 4).max(4096);
+    let chunks: Vec<&[T]> = items.chunks(size).collect();
+    crate::world::parallel(&chunks, |c| f(c))
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Events, outcome and case id of the flow `fid` (arrival `a`).
+fn flow_details(
+    root: u64,
+    id: &WorldIdentity,
+    merchants: &[Merchant],
+    campaigns: &[Campaign],
+    friendly_p: f64,
+    a: &Arrival,
+    fid: i64,
+) -> (FlowEvents, Outcome, Option<i64>) {
+    {
         let mut r = Stream::new(root, Domain::Amount, !(fid as u64));
         let channel = merchants[a.merchant as usize].channel;
         let online = matches!(channel, entities::Channel::Ecom | entities::Channel::Hybrid);
@@ -282,32 +359,20 @@ pub fn build(cfg: &ResolvedConfig, id: &WorldIdentity) -> World {
         let refund_us = clearing_us
             .filter(|_| r.chance(0.015))
             .map(|c| c + (r.range_f(1.0, 20.0) * US_DAY as f64) as i64);
-        events.push(FlowEvents {
+        let events = FlowEvents {
             step_up_us,
             response_us,
             clearing_us,
             refund_us,
-        });
+        };
         let template = a.campaign.map(|c| campaigns[c as usize].template);
         let o = truth::outcome(root, fid, a.ts_us, template, friendly_p);
-        case_ids.push((!o.case.is_empty()).then(|| {
+        let case_id = (!o.case.is_empty()).then(|| {
             id63(&format!(
                 "mlr:6B.case_id.v1|{}|{}|{}",
                 id.manifest_fingerprint, id.seed, fid
             ))
-        }));
-        outcomes.push(o);
-    }
-    World {
-        start_us,
-        merchants,
-        parties: parties.len(),
-        arrivals,
-        flow_ids,
-        session_ids,
-        events,
-        campaigns,
-        outcomes,
-        case_ids,
+        });
+        (events, o, case_id)
     }
 }

@@ -22,7 +22,8 @@
 //! * Stream views are sorted by `ts_utc` then the output's primary key (the reference breaks
 //!   ties by source file name and row number); `sort_keys` in the manifest and in
 //!   `stream_view_id` say so.
-//! * Sorting holds one output in memory (fine for this increment's world sizes).
+//! * Sorting holds one decoded output in memory (the sorted output is encoded one row group
+//!   at a time).
 
 pub mod pack;
 pub mod stream_view;

@@ -13,9 +13,12 @@
 //! against the digest its gate bundle lists before anything is built, and the pack must be
 //! sealed.
 //!
-//! Memory: one output is decoded, sorted (an index of `(ts, primary key)`, then arrow's `take`)
-//! and encoded in memory. That is fine for this increment's world sizes; a k-way merge of
-//! sorted row-group runs is the way to bound it later.
+//! Memory and speed: one output is decoded whole; the sort is of packed `(ts, key, key, row)`
+//! tuples (the constant identity columns of the key are dropped), and the reordered rows are
+//! gathered (`take`) and encoded one row group at a time, constant columns not gathered at
+//! all. The source rows are not time-ordered (the flow and event outputs are in `flow_id`
+//! order), so a merge of sorted runs would not save the sort; bounding memory further means
+//! sorting row-group runs to spill files and merging them.
 
 use std::cmp::Ordering;
 use std::path::Path;
@@ -23,14 +26,12 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, UInt64Type};
-use arrow_array::{Array, RecordBatch, StringArray, UInt32Array};
-use arrow_schema::DataType;
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
+use arrow_schema::{DataType, SchemaRef};
 use bytes::Bytes;
 use fp_substrate::objects::{ObjectStoreConfig, Objects};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -455,34 +456,6 @@ fn pq_err(path: &str) -> impl Fn(parquet::errors::ParquetError) -> OracleError +
     }
 }
 
-/// Decode the whole source as one batch.
-fn decode(bytes: Bytes, path: &str) -> Result<RecordBatch, OracleError> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(pq_err(path))?;
-    let rows = builder.metadata().file_metadata().num_rows().max(1) as usize;
-    let schema = builder.schema().clone();
-    let reader = builder
-        .with_batch_size(rows)
-        .build()
-        .map_err(pq_err(path))?;
-    let mut batches = Vec::new();
-    for b in reader {
-        batches.push(b.map_err(|e| OracleError::Parquet {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        })?);
-    }
-    match batches.len() {
-        0 => Ok(RecordBatch::new_empty(schema)),
-        1 => Ok(batches.remove(0)),
-        _ => arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| {
-            OracleError::Parquet {
-                path: path.to_owned(),
-                detail: e.to_string(),
-            }
-        }),
-    }
-}
-
 /// A primary-key column, typed once so the comparator does no downcasting.
 enum KeyCol<'a> {
     I64(&'a [i64]),
@@ -511,11 +484,10 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
         path: path.to_owned(),
         detail,
     };
-    let batch = decode(src, path)?;
+    let (got, constants, batch) = decode_varying(src, path)?;
     // Same columns, types and nullability as the catalogue, so the view carries the schema
     // the interface promises whatever metadata the source file had.
     let want = spec.schema();
-    let got = batch.schema();
     let same = want.fields().len() == got.fields().len()
         && want.fields().iter().zip(got.fields()).all(|(w, g)| {
             w.name() == g.name()
@@ -528,8 +500,6 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
             spec.id
         )));
     }
-    let batch =
-        RecordBatch::try_new(want, batch.columns().to_vec()).map_err(|e| invalid(e.to_string()))?;
     let n = batch.num_rows();
     if u32::try_from(n).is_err() {
         return Err(invalid(format!(
@@ -559,7 +529,13 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
     }
     let mut keys = Vec::new();
     for name in spec.primary_key {
-        let c = col(name)?;
+        let Ok(c) = col(name) else {
+            // Not decoded: constant (and non-null) by the file's statistics.
+            if want.index_of(name).is_ok_and(|i| constants[i].is_some()) {
+                continue;
+            }
+            return Err(invalid(format!("no column `{name}`")));
+        };
         if c.null_count() > 0 {
             return Err(invalid(format!("primary key column `{name}` has nulls")));
         }
@@ -578,25 +554,8 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
         }
     }
 
-    let cmp = |a: usize, b: usize| {
-        ts[a].cmp(&ts[b]).then_with(|| {
-            keys.iter()
-                .fold(Ordering::Equal, |o, k| o.then_with(|| k.cmp(a, b)))
-        })
-    };
-    // `n` fits in u32 (checked above).
-    let mut idx: Vec<u32> = (0..n as u32).collect();
-    idx.sort_unstable_by(|&a, &b| cmp(a as usize, b as usize));
-    // The primary key is unique, so the order is total; a duplicate would make it ambiguous.
-    if let Some(w) = idx
-        .windows(2)
-        .find(|w| cmp(w[0] as usize, w[1] as usize) == Ordering::Equal)
-    {
-        return Err(invalid(format!(
-            "rows {} and {} share ts_utc and primary key",
-            w[0], w[1]
-        )));
-    }
+    let idx = sorted_order(&ts, &keys)
+        .map_err(|(a, b)| invalid(format!("rows {a} and {b} share ts_utc and primary key")))?;
     let (min_ts, max_ts) = match (idx.first(), idx.last()) {
         (Some(&a), Some(&b)) => (
             Some(ts_str.value(a as usize).to_owned()),
@@ -604,9 +563,9 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
         ),
         _ => (None, None),
     };
-    let sorted = arrow_select::take::take_record_batch(&batch, &UInt32Array::from(idx))
-        .map_err(|e| invalid(e.to_string()))?;
-    let bytes = encode(&sorted, path)?;
+    drop(ts);
+    drop(keys);
+    let bytes = encode_sorted(&want, &constants, &batch, &idx, path)?;
     Ok(Built {
         bytes,
         rows: n as u64,
@@ -615,33 +574,207 @@ fn sort_output(spec: &OutputSpec, src: Bytes, path: &str) -> Result<Built, Oracl
     })
 }
 
-/// The writer settings of [`crate::write`] (kept private there): ZSTD 3, fixed row groups,
-/// fixed `created_by`, chunk statistics, so the same rows always give the same bytes.
-fn props() -> Result<WriterProperties, OracleError> {
-    let level = ZstdLevel::try_new(3).map_err(|e| OracleError::Parquet {
-        path: "-".into(),
-        detail: format!("zstd level: {e}"),
-    })?;
-    Ok(WriterProperties::builder()
-        .set_writer_version(WriterVersion::PARQUET_1_0)
-        .set_compression(Compression::ZSTD(level))
-        .set_max_row_group_size(write::ROW_GROUP_ROWS)
-        .set_created_by(write::CREATED_BY.to_owned())
-        .set_statistics_enabled(EnabledStatistics::Chunk)
-        .build())
+/// Order-preserving `u64` of an integer key value.
+fn key_u64(k: &KeyCol<'_>, i: usize) -> Option<u64> {
+    match k {
+        KeyCol::I64(v) => Some((v[i] as u64) ^ (1 << 63)),
+        KeyCol::U64(v) => Some(v[i]),
+        KeyCol::Str(_) => None,
+    }
 }
 
-fn encode(batch: &RecordBatch, path: &str) -> Result<Vec<u8>, OracleError> {
+/// The row order by `(ts, keys)`; `Err((a, b))` names two rows with equal keys.
+///
+/// With at most two integer key columns (every streamed output: the constant identity
+/// columns are dropped), rows are sorted as packed `(ts, k1, k2, row)` tuples, which needs no
+/// indirection per comparison; otherwise through a comparator.
+fn sorted_order(ts: &[i64], keys: &[KeyCol<'_>]) -> Result<Vec<u32>, (u32, u32)> {
+    let n = ts.len();
+    if keys.len() <= 2 && keys.iter().all(|k| !matches!(k, KeyCol::Str(_))) {
+        let k = |c: usize, i: usize| keys.get(c).and_then(|k| key_u64(k, i)).unwrap_or(0);
+        let mut v: Vec<(i64, u64, u64, u32)> = (0..n)
+            .map(|i| (ts[i], k(0, i), k(1, i), i as u32))
+            .collect();
+        v.sort_unstable();
+        if let Some(w) = v
+            .windows(2)
+            .find(|w| (w[0].0, w[0].1, w[0].2) == (w[1].0, w[1].1, w[1].2))
+        {
+            return Err((w[0].3, w[1].3));
+        }
+        return Ok(v.into_iter().map(|t| t.3).collect());
+    }
+    let cmp = |a: usize, b: usize| {
+        ts[a].cmp(&ts[b]).then_with(|| {
+            keys.iter()
+                .fold(Ordering::Equal, |o, k| o.then_with(|| k.cmp(a, b)))
+        })
+    };
+    let mut idx: Vec<u32> = (0..n as u32).collect();
+    idx.sort_unstable_by(|&a, &b| cmp(a as usize, b as usize));
+    // The primary key is unique, so the order is total; a duplicate would make it ambiguous.
+    if let Some(w) = idx
+        .windows(2)
+        .find(|w| cmp(w[0] as usize, w[1] as usize) == Ordering::Equal)
+    {
+        return Err((w[0], w[1]));
+    }
+    Ok(idx)
+}
+
+/// Encode the view: the decoded columns of `batch` in the order `idx` and the constant
+/// columns, one row group at a time (each group's rows are gathered with `take` and written
+/// before the next, so the reordered output is never whole in memory; a constant column is
+/// one row group's worth of its value, sliced).
+fn encode_sorted(
+    schema: &SchemaRef,
+    constants: &[Option<ArrayRef>],
+    batch: &RecordBatch,
+    idx: &[u32],
+    path: &str,
+) -> Result<Vec<u8>, OracleError> {
+    let invalid = |e: arrow_schema::ArrowError| OracleError::Invalid {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    };
+    let props = write::view_writer_properties(schema).map_err(|detail| OracleError::Parquet {
+        path: path.to_owned(),
+        detail,
+    })?;
     let mut w =
-        ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props()?)).map_err(pq_err(path))?;
-    let n = batch.num_rows();
-    let mut off = 0;
-    while off < n {
-        let len = write::ROW_GROUP_ROWS.min(n - off);
-        w.write(&batch.slice(off, len)).map_err(pq_err(path))?;
-        off += len;
+        ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(pq_err(path))?;
+    let mut decoded = batch.columns().iter();
+    let sources: Vec<Result<ArrayRef, ArrayRef>> = constants
+        .iter()
+        .map(|k| match k {
+            Some(c) => Ok(Ok(c.clone())),
+            None => decoded
+                .next()
+                .cloned()
+                .map(Err)
+                .ok_or_else(|| OracleError::Invalid {
+                    path: path.to_owned(),
+                    detail: "decoded columns do not match the schema".into(),
+                }),
+        })
+        .collect::<Result<_, _>>()?;
+    for chunk in idx.chunks(write::ROW_GROUP_ROWS) {
+        let take = UInt32Array::from(chunk.to_vec());
+        let mut cols = Vec::with_capacity(sources.len());
+        for src in &sources {
+            cols.push(match src {
+                Ok(constant) => constant.slice(0, chunk.len()),
+                Err(c) => arrow_select::take::take(c.as_ref(), &take, None).map_err(invalid)?,
+            });
+        }
+        let part = RecordBatch::try_new(schema.clone(), cols).map_err(invalid)?;
+        w.write(&part).map_err(pq_err(path))?;
     }
     w.into_inner().map_err(pq_err(path))
+}
+
+/// The value of a non-nullable column that every row group's statistics give as one exact
+/// value (the identity columns of a world), as one row group's worth of rows; `None` when
+/// the statistics do not say so (the column is then decoded).
+fn constant_from_stats(
+    meta: &parquet::file::metadata::ParquetMetaData,
+    col: usize,
+    field: &arrow_schema::Field,
+) -> Option<ArrayRef> {
+    if field.is_nullable() || meta.num_row_groups() == 0 {
+        return None;
+    }
+    let mut value: Option<&[u8]> = None;
+    for rg in meta.row_groups() {
+        let st = rg.columns().get(col)?.statistics()?;
+        let (min, max) = (st.min_bytes_opt()?, st.max_bytes_opt()?);
+        if !(st.min_is_exact() && st.max_is_exact()) || min != max {
+            return None;
+        }
+        match value {
+            Some(v) if v != min => return None,
+            _ => value = Some(min),
+        }
+    }
+    let v = value?;
+    let n = write::ROW_GROUP_ROWS;
+    match field.data_type() {
+        DataType::Utf8 => {
+            let s = std::str::from_utf8(v).ok()?;
+            let mut b = arrow_array::builder::StringBuilder::with_capacity(n, n * s.len());
+            for _ in 0..n {
+                b.append_value(s);
+            }
+            Some(Arc::new(b.finish()))
+        }
+        DataType::Int64 => {
+            let x = i64::from_le_bytes(v.try_into().ok()?);
+            Some(Arc::new(arrow_array::Int64Array::from(vec![x; n])))
+        }
+        DataType::UInt64 => {
+            let x = u64::from_le_bytes(v.try_into().ok()?);
+            Some(Arc::new(arrow_array::UInt64Array::from(vec![x; n])))
+        }
+        _ => None,
+    }
+}
+
+/// Decode the source, except the columns its statistics show constant: the file's schema,
+/// per column its constant (or `None`: decoded), and the decoded columns as one batch.
+fn decode_varying(
+    bytes: Bytes,
+    path: &str,
+) -> Result<(SchemaRef, Vec<Option<ArrayRef>>, RecordBatch), OracleError> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(pq_err(path))?;
+    let schema = builder.schema().clone();
+    let meta = builder.metadata().clone();
+    // Only top-level primitive columns: arrow field i is parquet leaf i.
+    let flat = meta.file_metadata().schema_descr().num_columns() == schema.fields().len();
+    let constants: Vec<Option<ArrayRef>> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            (flat && f.name() != TS)
+                .then(|| constant_from_stats(&meta, i, f))
+                .flatten()
+        })
+        .collect();
+    let keep: Vec<usize> = (0..constants.len())
+        .filter(|&i| constants[i].is_none())
+        .collect();
+    let mask = parquet::arrow::ProjectionMask::roots(
+        meta.file_metadata().schema_descr(),
+        keep.iter().copied(),
+    );
+    let rows = meta.file_metadata().num_rows().max(1) as usize;
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(rows)
+        .build()
+        .map_err(pq_err(path))?;
+    let projected = Arc::new(schema.project(&keep).map_err(|e| OracleError::Parquet {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })?);
+    let mut batches = Vec::new();
+    for b in reader {
+        batches.push(b.map_err(|e| OracleError::Parquet {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })?);
+    }
+    let batch = match batches.len() {
+        0 => RecordBatch::new_empty(projected),
+        1 => batches.remove(0),
+        _ => arrow_select::concat::concat_batches(&projected, &batches).map_err(|e| {
+            OracleError::Parquet {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            }
+        })?,
+    };
+    Ok((schema, constants, batch))
 }
 
 // ------------------------------------------------------------------------------ reader
