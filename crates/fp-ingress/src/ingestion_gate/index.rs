@@ -2,9 +2,10 @@
 //! `PUBLISH_AMBIGUOUS`), the quarantine log, and decision counters (contracts §10.3).
 //!
 //! Two layouts behind one API, chosen by the SQL backend:
-//! - **SQLite** (embedded, one process): an append-only journal (every state change is a new
-//!   row; rowid order) plus a memory-resident `dedupe_key → latest row` map rebuilt on open.
-//!   Random-key B-tree inserts are the wall for SQLite (docs/perf.md); appends are not.
+//! - **SQLite** (embedded, one process): an append-only journal with one record per index
+//!   transaction ([`super::journal`]) plus a memory-resident `dedupe_key → latest row` map
+//!   rebuilt on open. Per-row inserts are the wall for SQLite (docs/perf.md); one append per
+//!   batch is not.
 //! - **PostgreSQL** (replicas share it): a table keyed by `dedupe_key`; the database is the
 //!   authority, claims are multi-row `INSERT … ON CONFLICT DO NOTHING`, so two replicas can
 //!   never both claim a key.
@@ -17,21 +18,15 @@ use fp_substrate::sql::{Migration, SqlBackend, SqlError, SqlRow, SqlStore, SqlTx
 use tokio::sync::Mutex;
 
 use super::error::IgError;
+use super::journal::{self, Loc, MemMap, key_bytes};
 
 /// Migration component name.
 pub const COMPONENT: &str = "ingestion_gate";
 
 const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
-    name: "admission journal, quarantine log, counters",
-    sql: "CREATE TABLE ig_admission_journal (
-            seq INTEGER PRIMARY KEY,
-            dedupe_key TEXT NOT NULL, state TEXT NOT NULL,
-            platform_run_id TEXT NOT NULL, event_class TEXT NOT NULL, event_id TEXT NOT NULL,
-            payload_hash TEXT NOT NULL, topic TEXT NOT NULL, partition_key TEXT NOT NULL,
-            eb_partition INTEGER, eb_offset TEXT, eb_offset_kind TEXT, eb_published_at_utc TEXT,
-            admitted_at_utc TEXT, receipt_id TEXT, receipt_ref TEXT, receipt TEXT,
-            updated_at_utc TEXT NOT NULL);
+    name: "admission journal (one record per batch), quarantine log, counters",
+    sql: "CREATE TABLE ig_admission_batches (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
           CREATE TABLE ig_quarantine (
             seq INTEGER PRIMARY KEY,
             quarantine_id TEXT NOT NULL, receipt_id TEXT NOT NULL, platform_run_id TEXT NOT NULL,
@@ -98,7 +93,7 @@ impl AdmissionState {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(super) fn parse(s: &str) -> Option<Self> {
         match s {
             "PUBLISH_IN_FLIGHT" => Some(Self::PublishInFlight),
             "ADMITTED" => Some(Self::Admitted),
@@ -269,12 +264,6 @@ pub enum Lookup {
     DedupeKey(String),
 }
 
-#[derive(Debug, Clone, Copy)]
-struct MemEntry {
-    state: AdmissionState,
-    seq: i64,
-}
-
 /// The index.
 #[derive(Debug, Clone)]
 pub struct AdmissionIndex {
@@ -283,19 +272,9 @@ pub struct AdmissionIndex {
     mem: Option<Arc<Mutex<MemMap>>>,
 }
 
-/// `dedupe_key` (raw bytes) → latest journal row.
-type MemMap = HashMap<[u8; 32], MemEntry>;
-
 const COLS: &str = "dedupe_key, state, platform_run_id, event_class, event_id, payload_hash, \
     topic, partition_key, eb_partition, eb_offset, eb_offset_kind, eb_published_at_utc, \
     admitted_at_utc, receipt_id, receipt_ref, receipt";
-
-fn key_bytes(h: &Hex64) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    // A Hex64 is 64 validated hex characters.
-    let _ = hex::decode_to_slice(h.as_str(), &mut out);
-    out
-}
 
 fn corrupt(detail: impl Into<String>) -> SqlError {
     SqlError::abort(IgError::Corrupt {
@@ -418,30 +397,7 @@ impl AdmissionIndex {
         let mem = match sql.backend() {
             SqlBackend::Postgres => None,
             SqlBackend::Sqlite => {
-                let map = sql
-                    .transact(|tx| {
-                        let rows = tx.query(
-                            "SELECT seq, dedupe_key, state FROM ig_admission_journal \
-                             ORDER BY seq",
-                            &[],
-                        )?;
-                        let mut map = HashMap::with_capacity(rows.len());
-                        for r in rows {
-                            let key =
-                                Hex64::parse(r.get_str(1)?).map_err(|e| corrupt(e.to_string()))?;
-                            let state = AdmissionState::parse(r.get_str(2)?)
-                                .ok_or_else(|| corrupt("unknown state"))?;
-                            map.insert(
-                                key_bytes(&key),
-                                MemEntry {
-                                    state,
-                                    seq: r.get_i64(0)?,
-                                },
-                            );
-                        }
-                        Ok(map)
-                    })
-                    .await?;
+                let map = sql.transact(|tx| journal::load(tx)).await?;
                 Some(Arc::new(Mutex::new(map)))
             }
         };
@@ -472,15 +428,14 @@ impl AdmissionIndex {
         receipts: i64,
     ) -> Result<ClaimBatch, IgError> {
         let mut map = mem.lock().await;
-        // Decide from the map; fetch existing rows' details from the journal by seq.
         let mut fresh: Vec<usize> = Vec::new();
-        let mut existing_seq: Vec<(usize, i64)> = Vec::new();
+        let mut existing: Vec<(usize, Loc)> = Vec::new();
         let mut in_batch: HashMap<[u8; 32], usize> = HashMap::new();
         let mut dup_in_batch: Vec<(usize, usize)> = Vec::new();
         for (i, c) in claims.iter().enumerate() {
             let k = key_bytes(&c.dedupe_key);
-            if let Some(e) = map.get(&k) {
-                existing_seq.push((i, e.seq));
+            if let Some(loc) = map.get(&k) {
+                existing.push((i, *loc));
             } else if let Some(first) = in_batch.get(&k) {
                 dup_in_batch.push((i, *first));
             } else {
@@ -488,54 +443,40 @@ impl AdmissionIndex {
                 fresh.push(i);
             }
         }
-        let now = TsUtc::now();
         let rows: Vec<AdmissionRow> = fresh.iter().map(|&i| in_flight_row(&claims[i])).collect();
-        let seqs: Vec<i64> = existing_seq.iter().map(|(_, s)| *s).collect();
-        let now_text = now.as_str().to_owned();
-        let (inserted_seqs, existing_rows, first_seq) = self
+        let locs: Vec<Loc> = existing.iter().map(|(_, l)| *l).collect();
+        let (seq, existing_rows, first_seq) = self
             .sql
             .transact(move |tx| {
-                let mut inserted = Vec::with_capacity(rows.len());
-                for chunk in rows.chunks(CHUNK) {
-                    let sql = format!(
-                        "INSERT INTO ig_admission_journal ({COLS}, updated_at_utc) VALUES {} \
-                         RETURNING seq",
-                        placeholders(chunk.len(), 17)
-                    );
-                    let params: Vec<SqlValue> = chunk
-                        .iter()
-                        .flat_map(|r| row_values(r, &now_text))
-                        .collect();
-                    for r in tx.query(&sql, &params)? {
-                        inserted.push(r.get_i64(0)?);
-                    }
-                }
-                let mut found = Vec::with_capacity(seqs.len());
-                for s in seqs {
-                    let r = tx
-                        .query_opt(
-                            &format!("SELECT {COLS} FROM ig_admission_journal WHERE seq = $1"),
-                            &[s.into()],
-                        )?
-                        .ok_or_else(|| corrupt(format!("journal row {s} vanished")))?;
-                    found.push(parse_row(&r)?);
+                let seq = if rows.is_empty() {
+                    None
+                } else {
+                    Some(journal::append(tx, &rows, false)?)
+                };
+                let mut cache = journal::Cache::default();
+                let mut found = Vec::with_capacity(locs.len());
+                for loc in locs {
+                    found.push(journal::fetch(tx, &mut cache, loc)?);
                 }
                 let first_seq = reserve_seq(tx, receipts)?;
-                Ok((inserted, found, first_seq))
+                Ok((seq, found, first_seq))
             })
             .await?;
         let mut outcomes: Vec<Option<ClaimOutcome>> = vec![None; claims.len()];
-        for (&i, seq) in fresh.iter().zip(&inserted_seqs) {
-            map.insert(
-                key_bytes(&claims[i].dedupe_key),
-                MemEntry {
-                    state: AdmissionState::PublishInFlight,
-                    seq: *seq,
-                },
-            );
-            outcomes[i] = Some(ClaimOutcome::Claimed);
+        if let Some(seq) = seq {
+            for (idx, &i) in fresh.iter().enumerate() {
+                map.insert(
+                    key_bytes(&claims[i].dedupe_key),
+                    Loc {
+                        state: AdmissionState::PublishInFlight,
+                        seq,
+                        idx: u32::try_from(idx).unwrap_or(u32::MAX),
+                    },
+                );
+                outcomes[i] = Some(ClaimOutcome::Claimed);
+            }
         }
-        for ((i, _), row) in existing_seq.into_iter().zip(existing_rows) {
+        for ((i, _), row) in existing.into_iter().zip(existing_rows) {
             outcomes[i] = Some(ClaimOutcome::Existing(Box::new(row)));
         }
         for (i, first) in dup_in_batch {
@@ -671,27 +612,13 @@ impl AdmissionIndex {
                     .iter()
                     .map(|r| (key_bytes(&r.dedupe_key), r.state))
                     .collect();
-                let seqs = self
+                let seq = self
                     .sql
-                    .transact(move |tx| {
-                        let mut seqs = Vec::with_capacity(rows.len());
-                        for chunk in rows.chunks(CHUNK) {
-                            let sql = format!(
-                                "INSERT INTO ig_admission_journal ({COLS}, updated_at_utc) \
-                                 VALUES {} RETURNING seq",
-                                placeholders(chunk.len(), 17)
-                            );
-                            let params: Vec<SqlValue> =
-                                chunk.iter().flat_map(|r| row_values(r, &now)).collect();
-                            for r in tx.query(&sql, &params)? {
-                                seqs.push(r.get_i64(0)?);
-                            }
-                        }
-                        Ok(seqs)
-                    })
+                    .transact(move |tx| journal::append(tx, &rows, false))
                     .await?;
-                for ((key, state), seq) in keyed.into_iter().zip(seqs) {
-                    map.insert(key, MemEntry { state, seq });
+                for (idx, (key, state)) in keyed.into_iter().enumerate() {
+                    let idx = u32::try_from(idx).unwrap_or(u32::MAX);
+                    map.insert(key, Loc { state, seq, idx });
                 }
                 Ok(())
             }
@@ -747,32 +674,33 @@ impl AdmissionIndex {
         match &self.mem {
             Some(mem) => {
                 let mut map = mem.lock().await;
-                let mut released = Vec::new();
+                let mut locs = Vec::new();
                 for k in &keys {
-                    let Ok(h) = Hex64::parse(k) else { continue };
-                    let kb = key_bytes(&h);
-                    if map.get(&kb).is_some_and(|e| e.state != AdmissionState::Admitted) {
-                        released.push((kb, k.clone()));
+                    let Ok(h) = Hex64::parse(k.clone()) else { continue };
+                    if let Some(loc) = map.get(&key_bytes(&h))
+                        && loc.state != AdmissionState::Admitted
+                    {
+                        locs.push(*loc);
                     }
                 }
-                let to_delete: Vec<String> = released.iter().map(|(_, k)| k.clone()).collect();
-                let n = self
+                let rows = self
                     .sql
                     .transact(move |tx| {
-                        let mut n = 0;
-                        for k in &to_delete {
-                            n += tx.execute(
-                                "DELETE FROM ig_admission_journal WHERE dedupe_key = $1",
-                                &[k.as_str().into()],
-                            )?;
+                        let mut cache = journal::Cache::default();
+                        let mut rows = Vec::with_capacity(locs.len());
+                        for loc in locs {
+                            rows.push(journal::fetch(tx, &mut cache, loc)?);
                         }
-                        Ok(n)
+                        if !rows.is_empty() {
+                            journal::append(tx, &rows, true)?;
+                        }
+                        Ok(rows)
                     })
                     .await?;
-                for (kb, _) in released {
-                    map.remove(&kb);
+                for r in &rows {
+                    map.remove(&key_bytes(&r.dedupe_key));
                 }
-                Ok(n)
+                Ok(rows.len() as u64)
             }
             None => Ok(self
                 .sql
@@ -794,29 +722,21 @@ impl AdmissionIndex {
     pub async fn unresolved(&self) -> Result<Vec<AdmissionRow>, IgError> {
         match &self.mem {
             Some(mem) => {
-                let seqs: Vec<i64> = {
+                let mut locs: Vec<Loc> = {
                     let map = mem.lock().await;
-                    let mut s: Vec<i64> = map
-                        .values()
-                        .filter(|e| e.state != AdmissionState::Admitted)
-                        .map(|e| e.seq)
-                        .collect();
-                    s.sort_unstable();
-                    s
+                    map.values()
+                        .filter(|l| l.state != AdmissionState::Admitted)
+                        .copied()
+                        .collect()
                 };
+                locs.sort_by_key(|l| (l.seq, l.idx));
                 Ok(self
                     .sql
                     .transact(move |tx| {
-                        let mut out = Vec::new();
-                        for s in seqs {
-                            if let Some(r) = tx.query_opt(
-                                &format!("SELECT {COLS} FROM ig_admission_journal WHERE seq = $1"),
-                                &[s.into()],
-                            )? {
-                                out.push(parse_row(&r)?);
-                            }
-                        }
-                        Ok(out)
+                        let mut cache = journal::Cache::default();
+                        locs.into_iter()
+                            .map(|l| journal::fetch(tx, &mut cache, l))
+                            .collect()
                     })
                     .await?)
             }
@@ -917,25 +837,25 @@ impl AdmissionIndex {
                     Lookup::DedupeKey(v) => ("dedupe_key", v.clone()),
                 };
                 let mut hits = Vec::new();
-                let rows = if sqlite {
-                    // Latest journal row per key among the keys that match.
-                    tx.query(
-                        &format!(
-                            "SELECT {COLS} FROM ig_admission_journal WHERE seq IN (\
-                             SELECT MAX(seq) FROM ig_admission_journal WHERE dedupe_key IN (\
-                             SELECT dedupe_key FROM ig_admission_journal WHERE {col} = $1) \
-                             GROUP BY dedupe_key) ORDER BY seq"
-                        ),
-                        &[value.as_str().into()],
-                    )?
+                if sqlite {
+                    let pred: Box<dyn Fn(&AdmissionRow) -> bool> = match &lookup {
+                        Lookup::EventId(v) => Box::new(move |r| r.event_id == *v),
+                        Lookup::ReceiptId(v) => Box::new(move |r| {
+                            r.receipt_id.as_ref().is_some_and(|x| x.as_str() == v)
+                        }),
+                        Lookup::DedupeKey(v) => Box::new(move |r| r.dedupe_key.as_str() == v),
+                    };
+                    for r in journal::scan(tx, pred.as_ref())? {
+                        hits.push(LookupHit::Admission(Box::new(r)));
+                    }
                 } else {
-                    tx.query(
+                    let rows = tx.query(
                         &format!("SELECT {COLS} FROM ig_admissions WHERE {col} = $1"),
                         &[value.as_str().into()],
-                    )?
-                };
-                for r in &rows {
-                    hits.push(LookupHit::Admission(Box::new(parse_row(r)?)));
+                    )?;
+                    for r in &rows {
+                        hits.push(LookupHit::Admission(Box::new(parse_row(r)?)));
+                    }
                 }
                 if col != "dedupe_key" {
                     for r in tx.query(

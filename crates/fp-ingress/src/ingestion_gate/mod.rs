@@ -17,6 +17,7 @@ pub mod gate;
 pub mod health;
 pub mod http;
 pub mod index;
+mod journal;
 pub mod payload_schemas;
 pub mod policy;
 pub mod receipts;
