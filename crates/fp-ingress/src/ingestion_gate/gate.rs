@@ -462,7 +462,13 @@ impl IngestionGate {
                 admitted_at_utc: admitted_at.clone(),
                 receipt_id: receipt.receipt_id.clone(),
                 receipt_ref,
-                receipt: serde_json::to_string(&receipt).unwrap_or_default(),
+                // Only the PostgreSQL index keeps receipt copies (serialising costs as much as
+                // admitting); the embedded journal points at the batch object.
+                receipt: if self.index.stores_receipts() {
+                    serde_json::to_string(&receipt).unwrap_or_default()
+                } else {
+                    String::new()
+                },
             });
             count(&mut counts, &receipt, "");
             placed.push(Placed { index: *i, receipt });

@@ -404,6 +404,12 @@ impl AdmissionIndex {
         Ok(Self { sql, mem })
     }
 
+    /// Whether admission rows keep a copy of their receipt (PostgreSQL); the embedded journal
+    /// leaves receipts to the batch objects.
+    pub fn stores_receipts(&self) -> bool {
+        self.mem.is_none()
+    }
+
     /// The SQL store underneath (health probes).
     pub fn sql(&self) -> &SqlStore {
         &self.sql

@@ -510,7 +510,7 @@ mod tests {
         f[0].1 = format!("# a comment\n{}", f[0].1);
         let b = IgPolicy::from_texts(&f, "r").unwrap();
         assert_eq!(a.run_config_digest(), b.run_config_digest());
-        f[0].1 = f[0].1.replace("ig.pull.run: audit\n", "");
+        f[0].1 = f[0].1.replace("  ig.pull.run: audit\n", "");
         let c = IgPolicy::from_texts(&f, "r").unwrap();
         assert_ne!(a.run_config_digest(), c.run_config_digest());
     }
