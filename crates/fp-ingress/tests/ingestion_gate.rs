@@ -343,6 +343,63 @@ macro_rules! on_backends {
     };
 }
 
+/// The parity wiring: PostgreSQL index and Kinesis (moto) bus.
+mod parity {
+    use std::sync::Arc;
+
+    use fp_bus::kinesis::{KinesisBus, KinesisConfig};
+    use fp_substrate::testing::{host_port, missing, reachable, unique};
+
+    use super::*;
+
+    async fn harness(test: &str, dir: &std::path::Path) -> Option<(Harness, PgSchema)> {
+        let url = std::env::var("FP_TEST_KINESIS_ENDPOINT")
+            .ok()
+            .or_else(|| std::env::var("FP_TEST_S3_ENDPOINT").ok())
+            .filter(|v| !v.is_empty());
+        let Some(url) = url else {
+            return missing(test, "Kinesis (moto)", "FP_TEST_S3_ENDPOINT is not set");
+        };
+        let (host, port) = host_port(&url, 80)?;
+        if !reachable(&host, port) {
+            return missing(test, "Kinesis (moto)", "the endpoint does not answer");
+        }
+        let pg = PgSchema::create(test).await?;
+        let env = |k: &str| std::env::var(k).unwrap_or_else(|_| "testing".to_owned());
+        let bus = KinesisBus::connect(KinesisConfig {
+            endpoint: Some(url),
+            region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned()),
+            stream_prefix: Some(format!("{}.", unique("ig"))),
+            shards: 2,
+            access_key_id: Some(env("AWS_ACCESS_KEY_ID")),
+            secret_access_key: Some(env("AWS_SECRET_ACCESS_KEY")),
+            ..KinesisConfig::default()
+        })
+        .await
+        .unwrap();
+        let h = Harness::with_bus(dir, &pg.url(), Arc::new(bus), 2).await;
+        Some((h, pg))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn admission_and_duplicates_on_kinesis_and_postgres() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some((h, _pg)) = harness("ig_parity_admission", dir.path()).await else {
+            return;
+        };
+        super::admission_and_duplicates(h).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bad_inputs_on_kinesis_and_postgres() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some((h, _pg)) = harness("ig_parity_bad_inputs", dir.path()).await else {
+            return;
+        };
+        super::bad_inputs_are_quarantined_with_evidence(h).await;
+    }
+}
+
 on_backends!(
     admission_and_duplicates,
     bad_inputs_are_quarantined_with_evidence,

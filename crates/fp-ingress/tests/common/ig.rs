@@ -30,8 +30,12 @@ impl Harness {
     /// Everything embedded under `root`; `sql_url` chooses the index backend.
     pub async fn new(root: &Path, sql_url: &str) -> Self {
         let bus = EmbeddedBus::open(root.join("bus"), EmbeddedConfig::default()).unwrap();
-        let bus: Arc<dyn EventBus> = Arc::new(bus);
-        bus.provision(&taxonomy(PartitionCounts { high: 4, low: 1 }))
+        Self::with_bus(root, sql_url, Arc::new(bus), 4).await
+    }
+
+    /// Any bus (Kinesis on moto for the parity tests), topics provisioned.
+    pub async fn with_bus(root: &Path, sql_url: &str, bus: Arc<dyn EventBus>, high: u32) -> Self {
+        bus.provision(&taxonomy(PartitionCounts { high, low: 1 }))
             .await
             .unwrap();
         let objects = Objects::open(&ObjectStoreConfig::local(root.join("objects"))).unwrap();
