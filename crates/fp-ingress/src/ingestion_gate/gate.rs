@@ -473,10 +473,6 @@ impl IngestionGate {
             count(&mut counts, &receipt, "");
             placed.push(Placed { index: *i, receipt });
         }
-        if let Err(e) = self.index.admit(admissions, &claims).await {
-            self.health.failed(Dependency::Index);
-            return Err(e);
-        }
         for (pos, row) in duplicates {
             let (i, c) = &cands[pos];
             let (Some(eb_ref), Some(at)) = (&row.eb_ref, &row.admitted_at_utc) else {
@@ -530,7 +526,17 @@ impl IngestionGate {
             placed.push(Placed { index: i, receipt });
         }
 
-        self.write_receipts(&placed, batch.first_seq).await;
+        // The commit point and the receipts object are independent writes: do them together.
+        // A receipts object that outlives a failed commit only names events that are on the
+        // bus (reconciliation admits them); the verdicts returned below wait for both.
+        let (committed, ()) = tokio::join!(
+            self.index.admit(admissions, &claims),
+            self.write_receipts(&placed, batch.first_seq)
+        );
+        if let Err(e) = committed {
+            self.health.failed(Dependency::Index);
+            return Err(e);
+        }
         if let Err(e) = self
             .index
             .record(quarantines, counts.into_iter().collect())
