@@ -161,3 +161,12 @@ pub fn platform_run_id(
         .with_context(|| format!("cannot write {}", file.display()))?;
     Ok(id)
 }
+
+/// The async runtime every service command runs on (two workers: the machine kind's cores).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}

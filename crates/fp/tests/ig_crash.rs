@@ -35,13 +35,11 @@ fn dir_size(p: &std::path::Path) -> u64 {
         return 0;
     };
     rd.flatten()
-        .map(|e| {
-            let m = e.metadata().unwrap();
-            if m.is_dir() {
-                dir_size(&e.path())
-            } else {
-                m.len()
-            }
+        // A file may vanish between listing and stat (the writer renames temporaries).
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
         })
         .sum()
 }

@@ -72,7 +72,8 @@ impl LooseEnvelope {
         }
     }
 
-    fn from_envelope(env: &CanonicalEnvelope) -> Self {
+    /// The snapshot of a valid envelope (its payload left out).
+    pub fn from_envelope(env: &CanonicalEnvelope) -> Self {
         let mut env = env.clone();
         env.payload = None;
         match serde_json::to_value(&env) {

@@ -155,6 +155,7 @@ impl std::fmt::Debug for IngestionGate {
 struct Placed {
     index: usize,
     receipt: IngestionReceipt,
+    receipt_ref: String,
 }
 
 impl IngestionGate {
@@ -435,21 +436,13 @@ impl IngestionGate {
                 continue;
             };
             let (i, c) = &cands[pos];
-            let receipt = receipts::accepted(
-                &self.cfg.policy,
-                &self.cfg.stamp,
+            let receipt = self.accepted_receipt(
+                c,
                 IgDecision::Admit,
-                &c.env,
-                &c.rule.event_class,
-                &c.payload_hash,
-                &c.dedupe_key,
-                &c.rule.profile.profile_id,
-                &c.partition_key,
                 eb_ref,
                 admitted_at.as_str(),
-                &actors[*i],
                 None,
-                &self.cfg.fallback_platform_run_id,
+                &actors[*i],
             );
             let receipt_ref = self.receipt_ref(&receipt, batch.first_seq);
             first_ref.insert(
@@ -461,7 +454,7 @@ impl IngestionGate {
                 eb_ref: eb_ref.clone(),
                 admitted_at_utc: admitted_at.clone(),
                 receipt_id: receipt.receipt_id.clone(),
-                receipt_ref,
+                receipt_ref: receipt_ref.clone(),
                 // Only the PostgreSQL index keeps receipt copies (serialising costs as much as
                 // admitting); the embedded journal points at the batch object.
                 receipt: if self.index.stores_receipts() {
@@ -471,7 +464,11 @@ impl IngestionGate {
                 },
             });
             count(&mut counts, &receipt, "");
-            placed.push(Placed { index: *i, receipt });
+            placed.push(Placed {
+                index: *i,
+                receipt,
+                receipt_ref,
+            });
         }
         for (pos, row) in duplicates {
             let (i, c) = &cands[pos];
@@ -483,24 +480,31 @@ impl IngestionGate {
                 ));
                 continue;
             };
-            let receipt =
-                self.duplicate_receipt(c, eb_ref, at, row.receipt_ref.as_deref(), &actors[*i]);
+            let receipt = self.accepted_receipt(
+                c,
+                IgDecision::Duplicate,
+                eb_ref,
+                at,
+                row.receipt_ref.as_deref(),
+                &actors[*i],
+            );
             count(&mut counts, &receipt, "DUPLICATE");
-            placed.push(Placed { index: *i, receipt });
+            placed.push(self.place(*i, receipt, batch.first_seq));
         }
         for (pos, key) in in_batch_dups {
             let (i, c) = &cands[pos];
             match first_ref.get(&key) {
                 Some((eb_ref, receipt_ref)) => {
-                    let receipt = self.duplicate_receipt(
+                    let receipt = self.accepted_receipt(
                         c,
+                        IgDecision::Duplicate,
                         eb_ref,
                         admitted_at.as_str(),
                         Some(receipt_ref),
                         &actors[*i],
                     );
                     count(&mut counts, &receipt, "DUPLICATE");
-                    placed.push(Placed { index: *i, receipt });
+                    placed.push(self.place(*i, receipt, batch.first_seq));
                 }
                 // The first copy's publish was ambiguous: so is this one.
                 None => {
@@ -518,12 +522,10 @@ impl IngestionGate {
         // Quarantines: raw bytes by digest, the record, the receipt.
         let mut quarantines = Vec::new();
         for (i, r) in refusals {
-            let (receipt, entry) = self
-                .quarantine(&r, &received_at, &actors[i], batch.first_seq)
-                .await?;
+            let (receipt, entry) = self.quarantine(&r, &received_at, &actors[i]).await?;
             count(&mut counts, &receipt, r.reason.as_str());
             quarantines.push(entry);
-            placed.push(Placed { index: i, receipt });
+            placed.push(self.place(i, receipt, batch.first_seq));
         }
 
         // The commit point and the receipts object are independent writes: do them together.
@@ -546,11 +548,10 @@ impl IngestionGate {
             return Err(e);
         }
         for p in placed {
-            let receipt_ref = self.receipt_ref(&p.receipt, batch.first_seq);
             outcomes[p.index] = Some(Outcome::Decided {
                 decision: p.receipt.decision,
                 receipt: Box::new(p.receipt),
-                receipt_ref,
+                receipt_ref: p.receipt_ref,
             });
         }
         Ok(outcomes
@@ -573,9 +574,10 @@ impl IngestionGate {
             .map_err(|e| IgError::Refused(format!("check stage failed: {e}")))
     }
 
-    fn duplicate_receipt(
+    fn accepted_receipt(
         &self,
         c: &Candidate,
+        decision: IgDecision,
         eb_ref: &EbRef,
         admitted_at: &str,
         original: Option<&str>,
@@ -584,7 +586,7 @@ impl IngestionGate {
         receipts::accepted(
             &self.cfg.policy,
             &self.cfg.stamp,
-            IgDecision::Duplicate,
+            decision,
             &c.env,
             &c.rule.event_class,
             &c.payload_hash,
@@ -597,6 +599,14 @@ impl IngestionGate {
             original,
             &self.cfg.fallback_platform_run_id,
         )
+    }
+
+    fn place(&self, index: usize, receipt: IngestionReceipt, first_seq: u64) -> Placed {
+        Placed {
+            index,
+            receipt_ref: self.receipt_ref(&receipt, first_seq),
+            receipt,
+        }
     }
 
     fn receipt_ref(&self, receipt: &IngestionReceipt, first_seq: u64) -> String {
@@ -641,7 +651,6 @@ impl IngestionGate {
         r: &Refusal,
         received_at: &TsUtc,
         actor: &Actor,
-        _first_seq: u64,
     ) -> Result<(IngestionReceipt, QuarantineEntry), IgError> {
         let raw_sha = Hex64::digest(&r.raw);
         let subject = QuarantineSubject::from_loose(
@@ -959,17 +968,11 @@ fn claim_of_row(r: &AdmissionRow) -> Claim {
 }
 
 fn refusal_from(c: &Candidate, reason: ReasonCode, detail: String) -> Refusal {
-    let mut env = c.env.clone();
-    env.payload = None;
-    let snapshot = match serde_json::to_value(&env) {
-        Ok(serde_json::Value::Object(m)) => Some(m),
-        _ => None,
-    };
     Refusal {
         reason,
         detail,
         event_class: Some(c.rule.event_class.to_string()),
-        loose: LooseEnvelope { snapshot },
+        loose: LooseEnvelope::from_envelope(&c.env),
         raw: c.value.clone(),
     }
 }

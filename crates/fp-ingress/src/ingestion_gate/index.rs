@@ -766,6 +766,17 @@ impl AdmissionIndex {
 
     /// The current row of a key.
     pub async fn get(&self, key: &Hex64) -> Result<Option<AdmissionRow>, IgError> {
+        // SQLite: the memory map says where the row is (no journal scan while polling).
+        if let Some(mem) = &self.mem {
+            let Some(loc) = mem.lock().await.get(&key_bytes(key)).copied() else {
+                return Ok(None);
+            };
+            let row = self
+                .sql
+                .transact(move |tx| journal::fetch(tx, &mut journal::Cache::default(), loc))
+                .await?;
+            return Ok(Some(row));
+        }
         let hits = self
             .lookup(Lookup::DedupeKey(key.as_str().to_owned()))
             .await?;

@@ -16,11 +16,7 @@ use crate::wiring::{self, BusRole};
 
 pub fn run(global: &GlobalArgs, cmd: IgCommand) -> anyhow::Result<()> {
     let profile = wiring::load_profile(global)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = wiring::runtime()?;
     runtime.block_on(async move {
         match cmd {
             IgCommand::Serve {

@@ -7,11 +7,7 @@ use fp_world::oracle::{self, SealOptions, SealOutcome, StreamViewOptions, Stream
 use crate::cli::OracleCommand;
 
 pub fn run(cmd: OracleCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::wiring::runtime()?;
     runtime.block_on(async move {
         match cmd {
             OracleCommand::Seal { root } => {

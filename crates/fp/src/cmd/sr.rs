@@ -9,11 +9,7 @@ use crate::wiring::{self, BusRole};
 
 pub fn run(global: &GlobalArgs, cmd: SrCommand) -> anyhow::Result<()> {
     let profile = wiring::load_profile(global)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = wiring::runtime()?;
     runtime.block_on(async move {
         let platform_run_id = wiring::platform_run_id(&profile, cmd.platform_run_id())?;
         let objects = wiring::open_objects(&profile)?;
