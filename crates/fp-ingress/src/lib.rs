@@ -1,8 +1,10 @@
 //! # fp-ingress
 //!
-//! Control and ingress (issue #5 onwards). This increment holds the Scenario Runner
-//! ([`scenario_runner`]): the one component that decides which world is admissible and says
-//! so once, with evidence, by publishing READY on the control bus.
+//! Control and ingress, the platform's front half:
+//! * [`scenario_runner`]: the readiness authority, which decides which world is admissible and
+//!   says so once, with evidence, by publishing READY on the control bus;
+//! * [`stream_producer`]: the World Stream Producer, replaying a READY world into the gate;
+//! * [`ingestion_gate`]: the only door to the event bus.
 
 pub mod scenario_runner;
 
@@ -12,3 +14,5 @@ pub use scenario_runner::{
 };
 
 pub mod ingestion_gate;
+
+pub mod stream_producer;

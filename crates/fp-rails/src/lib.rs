@@ -9,6 +9,7 @@
 //! * [`time`]: `ts_utc` with exactly six fractional digits;
 //! * [`hexid`]: validated `hex32`/`hex64`/`platform_run_id`;
 //! * [`eb`]: event-bus coordinates (`eb_ref`, offset kinds);
+//! * [`ingress`]: the client trait producers submit envelopes to the Ingestion Gate through;
 //! * [`locator`]: by-reference locators with content digests;
 //! * [`policy`]: `policy_rev` and provenance;
 //! * [`contracts`]: typed forms of the JSON Schemas in `contracts/`.
@@ -20,6 +21,7 @@ pub mod eb;
 pub mod envelope;
 pub mod hexid;
 pub mod ids;
+pub mod ingress;
 pub mod locator;
 pub mod pins;
 pub mod policy;

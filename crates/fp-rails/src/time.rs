@@ -63,6 +63,57 @@ impl TsUtc {
         ))
     }
 
+    /// WSP's `normalize(ts_utc)` (engine_interface.md §8.2): an ISO-8601 instant with any
+    /// number of fractional digits, `Z`, an offset, or none (naive = UTC), rendered in the
+    /// canonical shape (truncated to microseconds). The canonical shape passes through as is.
+    pub fn normalize(s: &str) -> Result<Self, TimeError> {
+        if let Ok(t) = Self::parse(s) {
+            return Ok(t);
+        }
+        let shape = || TimeError::Shape(s.chars().take(80).collect());
+        let text = s.trim();
+        if !text.is_ascii() {
+            return Err(shape());
+        }
+        // Split off the zone: `Z`, `±HH:MM` (or `±HHMM`), or none.
+        let (local, offset_secs) = if let Some(rest) = text.strip_suffix(['Z', 'z']) {
+            (rest, 0i32)
+        } else if text.len() > 6
+            && let Some(pos) = text[10.min(text.len())..].rfind(['+', '-'])
+        {
+            let pos = pos + 10.min(text.len());
+            let zone = &text[pos + 1..];
+            let digits: String = zone.chars().filter(|c| *c != ':').collect();
+            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(shape());
+            }
+            let h: i32 = digits[..2].parse().map_err(|_| shape())?;
+            let m: i32 = digits[2..].parse().map_err(|_| shape())?;
+            let sign = if text.as_bytes()[pos] == b'-' { -1 } else { 1 };
+            (&text[..pos], sign * (h * 3600 + m * 60))
+        } else {
+            (text, 0)
+        };
+        // `YYYY-MM-DD[T ]HH:MM:SS[.f+]`
+        let b = local.as_bytes();
+        if b.len() < 19 || !(b[10] == b'T' || b[10] == b' ') {
+            return Err(shape());
+        }
+        let (whole, frac) = match local[19..].strip_prefix('.') {
+            Some(f) if !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()) => (&local[..19], f),
+            None if local.len() == 19 => (&local[..19], ""),
+            _ => return Err(shape()),
+        };
+        let micros: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
+        let canonical = format!("{}T{}.{micros}Z", &whole[..10], &whole[11..]);
+        let t = Self::parse(canonical).map_err(|_| shape())?;
+        if offset_secs == 0 {
+            return Ok(t);
+        }
+        let shifted = t.to_datetime() - time::Duration::seconds(i64::from(offset_secs));
+        Ok(Self::from_datetime(shifted))
+    }
+
     /// The wall clock now. Only for ingestion/apply metadata: domain time is never "now".
     pub fn now() -> Self {
         Self::from_datetime(OffsetDateTime::now_utc())
@@ -137,6 +188,44 @@ impl<'de> Deserialize<'de> for TsUtc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalize_matches_the_reference_rendering() {
+        let n = |s: &str| TsUtc::normalize(s).map(|t| t.to_string());
+        assert_eq!(
+            n("2026-01-01T00:00:00.123456Z").unwrap(),
+            "2026-01-01T00:00:00.123456Z"
+        );
+        assert_eq!(
+            n("2026-01-01T00:00:00.123Z").unwrap(),
+            "2026-01-01T00:00:00.123000Z"
+        );
+        assert_eq!(
+            n("2026-01-01T00:00:00Z").unwrap(),
+            "2026-01-01T00:00:00.000000Z"
+        );
+        assert_eq!(
+            n("2026-01-01 00:00:00.5").unwrap(),
+            "2026-01-01T00:00:00.500000Z"
+        );
+        assert_eq!(
+            n("2026-01-01T01:30:00.1234567+01:30").unwrap(),
+            "2026-01-01T00:00:00.123456Z"
+        );
+        assert_eq!(
+            n("2026-01-01T00:00:00-0100").unwrap(),
+            "2026-01-01T01:00:00.000000Z"
+        );
+        for bad in [
+            "",
+            "2026-01-01",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T00:00:00.Z",
+            "nope nope nope nope",
+        ] {
+            assert!(TsUtc::normalize(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn accepts_exactly_six_fraction_digits() {

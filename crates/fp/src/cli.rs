@@ -29,8 +29,9 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the whole platform on embedded defaults and print a reconciliation [planned: #7].
-    Demo(Planned),
+    /// Run the platform end to end on embedded defaults (world → SR → WSP → IG → EB) and print
+    /// a reconciliation.
+    Demo(DemoArgs),
     /// Data engine stand-in: generate and verify synthetic worlds.
     #[command(subcommand)]
     World(WorldCommand),
@@ -40,8 +41,9 @@ pub enum Command {
     /// Scenario Runner: verify gates, publish run_facts_view and READY.
     #[command(subcommand)]
     Sr(SrCommand),
-    /// World Stream Producer: replay a READY world into the Ingestion Gate [planned: #7].
-    Wsp(Planned),
+    /// World Stream Producer: replay READY worlds into the Ingestion Gate.
+    #[command(subcommand)]
+    Wsp(WspCommand),
     /// Ingestion Gate: the only door onto the bus (serve, admit, reconcile, receipts).
     #[command(subcommand)]
     Ig(IgCommand),
@@ -67,6 +69,77 @@ pub enum Command {
 pub struct Planned {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Flows in the demo world (generated once per size and seed, then reused).
+    #[arg(long, default_value_t = 20_000)]
+    pub flows: u64,
+    /// World seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Horizon of the world in days.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Where worlds and runs are kept (default: the profile's data dir + `/demo`).
+    #[arg(long, env = "FP_DEMO_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print the reconciliation as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How WSP reaches the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IngressMode {
+    /// The gate library in this process (the embedded profile's default).
+    InProcess,
+    /// `fp ig serve` at the profile's wiring.ingestion_gate.url (every other profile).
+    Http,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WspCommand {
+    /// Stream every READY run on the control bus not streamed yet (resuming from checkpoints),
+    /// then exit; with --follow, keep polling for new READY messages.
+    Run(WspRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WspRunArgs {
+    /// Keep polling the control bus.
+    #[arg(long)]
+    pub follow: bool,
+    /// Seconds between polls with --follow.
+    #[arg(long, default_value_t = 2)]
+    pub poll_seconds: u64,
+    /// Only stream READY of this platform run (default: PLATFORM_RUN_ID, then the data dir's
+    /// ACTIVE_RUN_ID); others are recorded SKIPPED_OUT_OF_SCOPE.
+    #[arg(long, env = "PLATFORM_RUN_ID")]
+    pub platform_run_id: Option<String>,
+    /// Pacing: a speedup factor over event time (e.g. 600) or `max` (default: the profile's
+    /// policy.stream_speedup).
+    #[arg(long)]
+    pub speedup: Option<String>,
+    /// Deliver in-process or over HTTP (default: in-process on the local profile, else HTTP).
+    #[arg(long, value_enum)]
+    pub ingress: Option<IngressMode>,
+    /// Envelopes per gate request.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Rows between checkpoint writes.
+    #[arg(long, default_value_t = 10_000)]
+    pub flush_every: u64,
+    /// Stop each output after this many rows.
+    #[arg(long)]
+    pub max_events: Option<u64>,
+    /// Stream outputs one after another instead of concurrently (debugging).
+    #[arg(long)]
+    pub serial: bool,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@
 
 mod cli;
 mod cmd;
+mod progress;
 mod wiring;
 
 use std::process::ExitCode;

@@ -102,13 +102,36 @@ fn help_lists_the_planned_components_and_planned_ones_refuse_clearly() {
             "missing {sub} in:\n{help}"
         );
     }
-    let out = fp(&["wsp", "run"], &[]);
+    let out = fp(&["rtdl", "run"], &[]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("issue #7"),
+        text(&out.stderr).contains("issue #8"),
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn wsp_without_ready_says_what_to_do_and_bad_speedups_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path");
+    let out = fp(&["wsp", "run"], &[("FP_DATA_DIR", data)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no READY on the control bus"),
+        "{}",
+        text(&out.stderr)
+    );
+    for bad in ["0", "-3", "fast", "NaN"] {
+        let flag = format!("--speedup={bad}");
+        let out = fp(&["wsp", "run", &flag], &[("FP_DATA_DIR", data)]);
+        assert!(!out.status.success(), "--speedup {bad} accepted");
+        assert!(
+            text(&out.stderr).contains("--speedup must be `max` or a positive number"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@
 
 pub mod batcher;
 pub mod check;
+pub mod client;
 pub mod error;
 pub mod gate;
 pub mod health;
@@ -23,6 +24,7 @@ pub mod policy;
 pub mod receipts;
 pub mod scope;
 
+pub use client::{HttpIngress, InProcessIngress};
 pub use error::{IgError, ReasonCode, RetryCode};
 pub use gate::{GateConfig, IngestionGate, Outcome, ReconcileReport, Submission, anonymous_actor};
 pub use health::{HealthReport, HealthState};

@@ -31,7 +31,7 @@ pub mod stream_view;
 pub use pack::{
     ENGINE_RELEASE, MANIFEST_FILE, OraclePackManifest, OraclePackSeal, SEAL_FILE, SealOptions,
     SealOutcome, SealReport, SealStatus, WorldKey, catalogue_digest, gate_map_digest, seal,
-    seal_local, upload_world,
+    seal_local, sealed_manifest, upload_world,
 };
 pub use stream_view::{
     STREAMED_OUTPUTS, StreamViewManifest, StreamViewOptions, StreamViewOutcome, StreamViewReader,

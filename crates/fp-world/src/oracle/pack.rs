@@ -539,7 +539,7 @@ pub async fn seal_local(root: &Path, opts: &SealOptions) -> Result<SealReport, O
 }
 
 /// The manifest of a sealed pack (`SEALED_OK`, same pack id as the manifest).
-pub(crate) async fn sealed_manifest(
+pub async fn sealed_manifest(
     objects: &Objects,
     prefix: &str,
 ) -> Result<OraclePackManifest, OracleError> {

@@ -115,7 +115,7 @@ pub fn run(global: &GlobalArgs, cmd: IgCommand) -> anyhow::Result<()> {
     })
 }
 
-async fn open_gate(
+pub(crate) async fn open_gate(
     profile: &ResolvedProfile,
     platform_run_id: Option<&str>,
 ) -> anyhow::Result<IngestionGate> {
@@ -123,6 +123,17 @@ async fn open_gate(
     let objects = wiring::open_objects(profile)?;
     let sql = wiring::open_sql(profile).await?;
     let opened = wiring::open_bus(profile, BusRole::Event).await?;
+    gate_on(profile, platform_run_id, objects, sql, opened).await
+}
+
+/// The gate of `profile`'s policy on the given backends (provisions the bus's topics).
+pub(crate) async fn gate_on(
+    profile: &ResolvedProfile,
+    platform_run_id: fp_rails::PlatformRunId,
+    objects: fp_substrate::objects::Objects,
+    sql: fp_substrate::sql::SqlStore,
+    opened: wiring::OpenBus,
+) -> anyhow::Result<IngestionGate> {
     opened
         .bus
         .provision(&fp_bus::topics::taxonomy(opened.counts))

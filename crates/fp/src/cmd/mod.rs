@@ -1,5 +1,6 @@
 //! Subcommand implementations: thin glue from parsed arguments to the libraries.
 
+mod demo;
 mod eb;
 mod ig;
 mod oracle;
@@ -7,6 +8,7 @@ mod profile;
 mod sr;
 mod version;
 mod world;
+mod wsp;
 
 use anyhow::bail;
 
@@ -17,11 +19,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Profile(cmd) => profile::run(&cli.global, cmd),
         Command::Version(args) => version::run(&args),
-        Command::Demo(_) => planned("demo", "#7"),
+        Command::Demo(args) => demo::run(&cli.global, &args),
         Command::World(cmd) => world::run(cmd),
         Command::Oracle(cmd) => oracle::run(cmd),
         Command::Sr(cmd) => sr::run(&cli.global, cmd),
-        Command::Wsp(_) => planned("wsp", "#7"),
+        Command::Wsp(cmd) => wsp::run(&cli.global, cmd),
         Command::Ig(cmd) => ig::run(&cli.global, cmd),
         Command::Eb(cmd) => eb::run(&cli.global, cmd),
         Command::Rtdl(_) => planned("rtdl", "#8 and #9"),

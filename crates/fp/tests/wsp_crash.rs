@@ -1,0 +1,182 @@
+//! Crash safety of the World Stream Producer as a user would hit it: a world is generated,
+//! sealed and made READY with the CLI; `fp wsp run` is killed (SIGKILL) mid-stream and run
+//! again. Every row of every streamed output ends up on its bus topic exactly once.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fp_bus::{EmbeddedBus, EmbeddedConfig, EventBus, ReadFrom};
+use serde_json::Value;
+
+const PRID: &str = "platform_20260103T000000Z";
+
+fn fp(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fp"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("FP_DATA_DIR", data)
+        .env("PLATFORM_RUN_ID", PRID)
+        .current_dir(data);
+    cmd
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+#[test]
+fn killed_stream_resumes_with_every_row_on_the_bus_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let world = data.join("world");
+    let summary: Value = serde_json::from_str(&ok(fp(data).args([
+        "world",
+        "generate",
+        "--out",
+        world.to_str().unwrap(),
+        "--flows",
+        "4000",
+        "--days",
+        "3",
+        "--json",
+    ])))
+    .unwrap();
+    ok(fp(data).args(["oracle", "seal", world.to_str().unwrap()]));
+    ok(fp(data).args(["oracle", "stream-view", world.to_str().unwrap()]));
+    let request = serde_json::json!({
+        "run_equivalence_key": "wsp-crash",
+        "manifest_fingerprint": summary["manifest_fingerprint"],
+        "parameter_hash": summary["parameter_hash"],
+        "seed": summary["seed"],
+        "scenario_id": summary["scenario_id"],
+        "engine_run_root": world.display().to_string(),
+        "traffic_mode": "fraud",
+    });
+    let req = data.join("request.json");
+    std::fs::write(&req, request.to_string()).unwrap();
+    let sr: Value = serde_json::from_str(&ok(fp(data).args([
+        "sr",
+        "run",
+        "--request",
+        req.to_str().unwrap(),
+    ])))
+    .unwrap();
+    assert_eq!(sr["state"], "READY", "{sr}");
+
+    // Stream with small batches and frequent checkpoints; kill once the bus has grown.
+    let args = ["wsp", "run", "--batch", "200", "--flush-every", "200"];
+    let mut child = fp(data)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let bus_dir = data.join(".fp").join("bus");
+    let bus_dir = if bus_dir.exists() {
+        bus_dir
+    } else {
+        data.join("bus")
+    };
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("wsp finished ({status}) before it could be killed; make the world larger");
+        }
+        if dir_size(&bus_dir) > 3_000_000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "wsp made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Run again: resumes from the checkpoints and finishes.
+    let out = ok(fp(data).args(["wsp", "run", "--json"]));
+    let outcome: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(outcome["status"], "STREAMED", "{outcome}");
+    let resumed: u64 = outcome["report"]["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["resumed_from"].as_u64().unwrap())
+        .sum();
+    assert!(
+        resumed > 0,
+        "the second run resumed from checkpoints: {outcome}"
+    );
+
+    // Every row of each streamed output is on its topic exactly once.
+    let rows = |id: &str| {
+        summary["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["output_id"] == id)
+            .unwrap()["rows"]
+            .as_u64()
+            .unwrap()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let bus = EmbeddedBus::open(&bus_dir, EmbeddedConfig::default()).unwrap();
+    for (output, topic) in [
+        ("s3_event_stream_with_fraud_6B", "fp.bus.traffic.fraud.v1"),
+        ("arrival_events_5B", "fp.bus.context.arrival_events.v1"),
+        (
+            "s1_arrival_entities_6B",
+            "fp.bus.context.arrival_entities.v1",
+        ),
+        (
+            "s3_flow_anchor_with_fraud_6B",
+            "fp.bus.context.flow_anchor.fraud.v1",
+        ),
+    ] {
+        let mut ids = HashSet::new();
+        let mut total = 0u64;
+        rt.block_on(async {
+            for p in bus.partitions(topic).await.unwrap() {
+                let mut from = ReadFrom::Earliest;
+                loop {
+                    let b = bus.read(topic, p.partition, &from, 5000).await.unwrap();
+                    if b.records.is_empty() {
+                        break;
+                    }
+                    for r in &b.records {
+                        let v: Value = serde_json::from_slice(&r.value).unwrap();
+                        ids.insert(v["event_id"].as_str().unwrap().to_owned());
+                        total += 1;
+                    }
+                    from = b.next;
+                }
+            }
+        });
+        assert_eq!(total, rows(output), "{output}: records on {topic}");
+        assert_eq!(
+            ids.len() as u64,
+            total,
+            "{output}: no event twice on the bus"
+        );
+    }
+}
