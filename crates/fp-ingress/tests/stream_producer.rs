@@ -101,8 +101,8 @@ struct Platform {
 }
 
 impl Platform {
+    /// Embedded backends in a tempdir.
     async fn ready() -> Self {
-        let w = world();
         let dir = tempfile::tempdir().expect("tempdir");
         let objects =
             Objects::open(&ObjectStoreConfig::local(dir.path().join("objects"))).expect("objects");
@@ -119,6 +119,18 @@ impl Platform {
         let bus: Arc<dyn EventBus> = Arc::new(
             EmbeddedBus::open(dir.path().join("bus"), EmbeddedConfig::default()).expect("bus"),
         );
+        Self::on(dir, objects, sql, control, bus).await
+    }
+
+    /// Any backends; topics provisioned, SR run to READY.
+    async fn on(
+        dir: tempfile::TempDir,
+        objects: Objects,
+        sql: SqlStore,
+        control: Arc<dyn EventBus>,
+        bus: Arc<dyn EventBus>,
+    ) -> Self {
+        let w = world();
         bus.provision(&taxonomy(PartitionCounts { high: 2, low: 1 }))
             .await
             .expect("provision");
@@ -712,4 +724,96 @@ async fn pacing_keeps_event_time_gaps_proportional_and_max_never_waits() {
         paced.requests.load(Ordering::SeqCst) > 1,
         "paced delivery waits between events"
     );
+}
+
+// ------------------------------------------------------------------------------ parity
+
+/// The same flows on the parity backends: platform objects on S3, SR/IG/WSP state in
+/// PostgreSQL, both buses on Kinesis (moto), and the gate served over HTTP.
+mod parity {
+    use fp_bus::kinesis::{KinesisBus, KinesisConfig};
+    use fp_ingress::ingestion_gate::http::{self, HttpConfig};
+    use fp_substrate::testing::{PgSchema, host_port, missing, reachable, unique};
+
+    use super::*;
+
+    async fn backends(test: &str) -> Option<(Platform, PgSchema)> {
+        let url = std::env::var("FP_TEST_S3_ENDPOINT")
+            .ok()
+            .filter(|v| !v.is_empty());
+        let Some(url) = url else {
+            return missing(
+                test,
+                "S3 + Kinesis (moto)",
+                "FP_TEST_S3_ENDPOINT is not set",
+            );
+        };
+        let (host, port) = host_port(&url, 80)?;
+        if !reachable(&host, port) {
+            return missing(test, "S3 + Kinesis (moto)", "the endpoint does not answer");
+        }
+        let pg = PgSchema::create(test).await?;
+        let env = |k: &str| std::env::var(k).unwrap_or_else(|_| "testing".to_owned());
+        let objects = Objects::open(&ObjectStoreConfig {
+            endpoint: Some(url.clone()),
+            region: Some("us-east-1".to_owned()),
+            path_style: true,
+            allow_http: true,
+            access_key_id: Some(env("AWS_ACCESS_KEY_ID")),
+            secret_access_key: Some(env("AWS_SECRET_ACCESS_KEY")),
+            ..ObjectStoreConfig::with_url(format!("s3://fp-test/{}", unique("wsp")))
+        })
+        .expect("s3");
+        let kinesis = |tag: &str| {
+            let cfg = KinesisConfig {
+                endpoint: Some(url.clone()),
+                region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned()),
+                stream_prefix: Some(format!("{}.", unique(tag))),
+                shards: 2,
+                access_key_id: Some(env("AWS_ACCESS_KEY_ID")),
+                secret_access_key: Some(env("AWS_SECRET_ACCESS_KEY")),
+                ..KinesisConfig::default()
+            };
+            async move { KinesisBus::connect(cfg).await.expect("kinesis") }
+        };
+        let control: Arc<dyn EventBus> = Arc::new(kinesis("wspc").await);
+        let bus: Arc<dyn EventBus> = Arc::new(kinesis("wspe").await);
+        let sql = SqlStore::open(&pg.url()).await.expect("pg");
+        let dir = tempfile::tempdir().expect("tempdir");
+        Some((Platform::on(dir, objects, sql, control, bus).await, pg))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn streams_over_http_to_a_gate_on_postgres_and_kinesis() {
+        let Some((p, _pg)) = backends("wsp_parity_http").await else {
+            return;
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = http::router(p.gate().await, HttpConfig::default());
+        tokio::spawn(async move {
+            let _ = http::serve(listener, app, std::future::pending()).await;
+        });
+        let client =
+            Arc::new(HttpIngress::new(&url, None, Duration::from_secs(30)).expect("client"));
+        let cfg = WspConfig {
+            batch_size: 250,
+            max_events_per_output: Some(400),
+            ..WspConfig::default()
+        };
+        let consumer = p.consumer(p.producer(client, cfg).await);
+        let outcomes = consumer.drain(&p.control).await.expect("drain");
+        assert_eq!(outcomes.len(), 1);
+        assert_eq!(outcomes[0].status, "STREAMED");
+        let report = outcomes[0].report.as_ref().expect("report");
+        assert_eq!(report.outputs.len(), 4);
+        for o in &report.outputs {
+            let n = o.rows.min(400);
+            assert_eq!(o.tally.admitted, n, "{}", o.output_id);
+            let on_bus = p.topic(&topic_of(&o.output_id)).await;
+            assert_eq!(on_bus.len() as u64, n, "{}: Kinesis records", o.output_id);
+        }
+    }
 }
