@@ -98,6 +98,8 @@ struct Platform {
     control: Arc<dyn EventBus>,
     bus: Arc<dyn EventBus>,
     facts_ref: String,
+    runner: ScenarioRunner,
+    run_id: fp_rails::Hex32,
 }
 
 impl Platform {
@@ -167,6 +169,8 @@ impl Platform {
         assert_eq!(out.state, RunState::Ready, "{:?}", out.reason_code);
         Self {
             facts_ref: out.facts_view_ref.expect("facts ref"),
+            runner,
+            run_id: out.run_id,
             _dir: dir,
             objects,
             sql,
@@ -334,11 +338,18 @@ async fn a_ready_world_streams_end_to_end_and_reconciles_exactly() {
         }
     }
 
-    // A re-emitted READY (or draining again) does not restart a finished stream.
+    // A re-emitted READY (same message id) does not restart a finished stream.
+    p.runner
+        .reemit(&p.run_id, fp_ingress::ReemitKind::ReadyOnly)
+        .await
+        .expect("reemit");
     let again = consumer.drain(&p.control).await.expect("drain again");
-    assert_eq!(again.len(), 1);
-    assert_eq!(again[0].status, "SKIPPED_DUPLICATE");
-    assert!(again[0].report.is_none());
+    assert_eq!(again.len(), 2, "the READY and its re-emit");
+    for o in &again {
+        assert_eq!(o.status, "SKIPPED_DUPLICATE");
+        assert_eq!(o.message_id, outcomes[0].message_id);
+        assert!(o.report.is_none());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,6 +429,25 @@ async fn plans_refuse_unpassed_gates_and_unsealed_or_mismatched_packs() {
     assert!(
         matches!(&e, Err(WspError::Pack { detail, .. }) if detail.starts_with("WORLD_KEY_MISMATCH")),
         "{e:?}"
+    );
+    // READY of another platform run than the active one is skipped, and nothing is read.
+    let gate = p.gate().await;
+    let client = Arc::new(InProcessIngress::new(gate, anonymous_actor()));
+    let other = ReadyConsumer::new(
+        p.producer(client, WspConfig::default()).await,
+        p.objects.clone(),
+        local_engine_roots(),
+        fraud_mode(),
+        CHECKS,
+        Some("platform_20990101T000000Z".into()),
+    );
+    let skipped = other.drain(&p.control).await.expect("drain");
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].status, "SKIPPED_OUT_OF_SCOPE");
+    assert!(
+        p.topic(&topic_of("s3_event_stream_with_fraud_6B"))
+            .await
+            .is_empty()
     );
     // An unsealed copy of the world (the seal removed).
     let copy = tempfile::tempdir().expect("tempdir");
