@@ -30,7 +30,9 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let objects = Objects::open(&ObjectStoreConfig::local(&root)).unwrap();
     rt.block_on(async {
-        oracle::seal_local(&root, &SealOptions::default()).await.unwrap();
+        oracle::seal_local(&root, &SealOptions::default())
+            .await
+            .unwrap();
         oracle::build_stream_views(&objects, "", &StreamViewOptions::default())
             .await
             .unwrap();
