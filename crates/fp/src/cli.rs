@@ -85,6 +85,10 @@ pub struct DemoArgs {
     /// Where worlds and runs are kept (default: the profile's data dir + `/demo`).
     #[arg(long, env = "FP_DEMO_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Demo runs kept on disk, this one included; older ones are deleted when a run starts
+    /// (each holds its bus, receipts and index: about 4 KB per event).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_runs: u32,
     /// Print the reconciliation as one JSON document.
     #[arg(long)]
     pub json: bool,

@@ -57,6 +57,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
         let started = Instant::now();
         let world = world(&dir, args).await?;
         let world_s = started.elapsed().as_secs_f64();
+        prune_runs(&dir.join("runs"), args.keep_runs.saturating_sub(1) as usize)?;
         let doc = stream(&profile, &dir, &world, args.json).await?;
         let mut doc = doc;
         doc["world_s"] = json!(round3(world_s));
@@ -71,6 +72,35 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Delete all but the newest `keep` demo runs (names sort by creation time:
+/// `platform_YYYYMMDDTHHMMSSZ`).
+fn prune_runs(runs: &Path, keep: usize) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(runs) else {
+        return Ok(());
+    };
+    let mut names: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("platform_"))
+        })
+        .collect();
+    names.sort();
+    let drop = names.len().saturating_sub(keep);
+    for old in names.into_iter().take(drop) {
+        std::fs::remove_dir_all(&old)
+            .with_context(|| format!("cannot remove the old demo run {}", old.display()))?;
+        eprintln!(
+            "removed the previous demo run {} (--keep-runs)",
+            old.display()
+        );
+    }
+    Ok(())
 }
 
 /// Generate, seal and build stream views once; reuse afterwards.
@@ -155,8 +185,15 @@ async fn stream(
     world: &DemoWorld,
     quiet: bool,
 ) -> anyhow::Result<serde_json::Value> {
-    let prid = PlatformRunId::now();
-    let run_dir = dir.join("runs").join(prid.as_str());
+    // Platform run ids have second resolution: never reuse a kept run's directory.
+    let (prid, run_dir) = loop {
+        let prid = PlatformRunId::now();
+        let run_dir = dir.join("runs").join(prid.as_str());
+        if !run_dir.exists() {
+            break (prid, run_dir);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("cannot create {}", run_dir.display()))?;
     let objects = Objects::open(&ObjectStoreConfig::local(run_dir.join("objects")))?;
