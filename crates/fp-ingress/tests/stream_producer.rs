@@ -358,6 +358,42 @@ async fn a_ready_world_streams_end_to_end_and_reconciles_exactly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_columnar_framing_writes_exactly_the_map_framing_bytes() {
+    let p = Platform::ready().await;
+    let plan = p.plan().await;
+    let pins = Arc::new(plan.pins.clone());
+    for o in &plan.outputs {
+        let reader =
+            fp_world::oracle::StreamViewReader::open(&plan.engine_objects, "", &o.output_id)
+                .await
+                .expect("view");
+        let framer = fp_ingress::stream_producer::Framer::new(&o.output_id, Arc::clone(&pins))
+            .expect("framer");
+        let mut r = 0u64;
+        for batch in reader.batches(333) {
+            let batch = batch.expect("batch");
+            let writer =
+                fp_ingress::stream_producer::row_json::RowWriter::new(&batch, &o.output_id)
+                    .expect("writer");
+            for i in 0..batch.num_rows() {
+                let map = fp_world::oracle::row_to_json(&batch, i).expect("row");
+                let slow = framer.frame(r, &map).expect("frame");
+                let fast = framer.frame_row(&writer, i, r).expect("frame_row");
+                assert_eq!(
+                    String::from_utf8_lossy(&fast.bytes),
+                    String::from_utf8_lossy(&slow.bytes),
+                    "{} row {r}",
+                    o.output_id
+                );
+                assert_eq!(fast.ts_micros, slow.ts_micros);
+                r += 1;
+            }
+        }
+        assert_eq!(r, rows_of(&o.output_id));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_ready_world_streams_to_byte_identical_bus_records() {
     let mut runs = Vec::new();
     for _ in 0..2 {

@@ -78,6 +78,16 @@ pub enum WspError {
         /// Why.
         detail: String,
     },
+    /// A stream-view column the producer cannot write as JSON.
+    #[error("column `{column}` of `{output_id}`: {detail}")]
+    BadColumn {
+        /// Output.
+        output_id: String,
+        /// Column.
+        column: String,
+        /// Why.
+        detail: String,
+    },
     /// The gate refused a request outright (not retryable): the stream stops.
     #[error("IG_PUSH_REJECTED on `{output_id}` at row {row}: {source}")]
     Rejected {

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::error::WspError;
 use super::plan::WorldPins;
+use super::row_json::RowWriter;
 
 /// The producer id WSP stamps (the reference's allowlisted id).
 pub const PRODUCER_ID: &str = "svc:world_stream_producer";
@@ -56,6 +57,100 @@ struct Envelope<'a> {
 }
 
 impl Framer {
+    /// The envelope of stream-view row `row`, read straight from its record batch at `index`
+    /// (the fast path: no per-row map; the same bytes as [`Self::frame`]).
+    pub fn frame_row(
+        &self,
+        writer: &RowWriter<'_>,
+        index: usize,
+        row: u64,
+    ) -> Result<Framed, WspError> {
+        let mut parts: Vec<String> = Vec::with_capacity(self.primary_key.len() + 5);
+        parts.push(self.output_id.clone());
+        for column in self.primary_key {
+            match writer.py_str(column, index) {
+                Some(v) => parts.push(v),
+                None => {
+                    return Err(WspError::PrimaryKeyMissing {
+                        output_id: self.output_id.clone(),
+                        row,
+                        column,
+                    });
+                }
+            }
+        }
+        let p = &self.pins;
+        parts.push(p.manifest_fingerprint.clone());
+        parts.push(p.parameter_hash.clone());
+        parts.push(p.seed.to_string());
+        parts.push(p.scenario_id.clone());
+        let event_id = fp_rails::digest::sha256_hex(parts.join("|"));
+        let bad_ts = |detail: String| WspError::BadTimestamp {
+            output_id: self.output_id.clone(),
+            row,
+            detail,
+        };
+        let raw_ts = writer
+            .str_value("ts_utc", index)
+            .ok_or_else(|| bad_ts("no ts_utc string".into()))?;
+        let ts = TsUtc::normalize(raw_ts).map_err(|e| bad_ts(e.to_string()))?;
+
+        let mut out = Vec::with_capacity(1024);
+        // Field order and forms are those of `Envelope`'s serde derive (see `frame`).
+        let field = |out: &mut Vec<u8>, first: bool, name: &str| {
+            if !first {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+        };
+        let string = |out: &mut Vec<u8>, s: &str| {
+            let _ = serde_json::to_writer(&mut *out, s);
+        };
+        out.push(b'{');
+        field(&mut out, true, "event_id");
+        string(&mut out, &event_id);
+        field(&mut out, false, "event_type");
+        string(&mut out, &self.output_id);
+        field(&mut out, false, "schema_version");
+        string(&mut out, "v1");
+        field(&mut out, false, "ts_utc");
+        string(&mut out, ts.as_str());
+        field(&mut out, false, "manifest_fingerprint");
+        string(&mut out, &p.manifest_fingerprint);
+        field(&mut out, false, "parameter_hash");
+        string(&mut out, &p.parameter_hash);
+        field(&mut out, false, "seed");
+        out.extend_from_slice(p.seed.to_string().as_bytes());
+        field(&mut out, false, "scenario_id");
+        string(&mut out, &p.scenario_id);
+        field(&mut out, false, "run_id");
+        string(&mut out, &p.engine_run_id);
+        field(&mut out, false, "platform_run_id");
+        string(&mut out, &p.platform_run_id);
+        field(&mut out, false, "scenario_run_id");
+        string(&mut out, &p.scenario_run_id);
+        field(&mut out, false, "producer");
+        string(&mut out, PRODUCER_ID);
+        if let Some(t) = &p.pack_id {
+            field(&mut out, false, "trace_id");
+            string(&mut out, t);
+        }
+        if let Some(sp) = &p.engine_release {
+            field(&mut out, false, "span_id");
+            string(&mut out, sp);
+        }
+        field(&mut out, false, "payload");
+        writer.write_row(index, &mut out);
+        out.push(b'}');
+        Ok(Framed {
+            row,
+            ts_micros: ts.unix_micros(),
+            bytes: out,
+        })
+    }
+
     /// A framer of `output_id` (must be a catalogue output).
     pub fn new(output_id: &str, pins: Arc<WorldPins>) -> Result<Self, WspError> {
         let spec = fp_world::catalogue::output(output_id)
@@ -65,6 +160,11 @@ impl Framer {
             primary_key: spec.primary_key,
             pins,
         })
+    }
+
+    /// The output this framer frames.
+    pub fn output_id(&self) -> &str {
+        &self.output_id
     }
 
     /// The envelope of stream-view row `row` (the row itself is the payload).

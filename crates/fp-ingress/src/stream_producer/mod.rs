@@ -7,7 +7,7 @@
 //! profile's speedup (or none: `max`); checkpoints per (run, output) make a killed stream
 //! resume, with the gate answering DUPLICATE for what it already admitted.
 //!
-//! Layout: [`plan`] (which outputs, checked), [`framing`] (rows → envelopes), [`pacing`],
+//! Layout: [`plan`] (which outputs, checked), [`framing`] (rows → envelopes, via [`row_json`]), [`pacing`],
 //! [`delivery`] (retry law, verdict tally), [`checkpoint`] (SQL state), [`producer`] (the
 //! stream), [`ready`] (READY from the control bus).
 
@@ -19,6 +19,7 @@ pub mod pacing;
 pub mod plan;
 pub mod producer;
 pub mod ready;
+pub mod row_json;
 
 pub use checkpoint::{Checkpoint, ReadyStatus, WspState};
 pub use delivery::{RetryPolicy, Tally};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use fp_rails::ids::wsp_checkpoint_scope;
 use fp_rails::ingress::IngressClient;
-use fp_world::oracle::{StreamViewReader, row_to_json};
+use fp_world::oracle::StreamViewReader;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -17,6 +17,7 @@ use super::error::WspError;
 use super::framing::{Framed, Framer};
 use super::pacing::{Pacer, Speed};
 use super::plan::{PlannedOutput, StreamPlan};
+use super::row_json::RowWriter;
 
 /// Events due within this of now are sent with the current batch instead of sleeping for
 /// them: sleeps shorter than a timer tick only add jitter.
@@ -351,6 +352,13 @@ fn read_and_frame(
             row += n;
             continue;
         }
+        let writer = match RowWriter::new(&batch, framer.output_id()) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
         for i in 0..batch.num_rows() {
             let r = row + i as u64;
             if r < from {
@@ -359,10 +367,7 @@ fn read_and_frame(
             if r >= end {
                 break;
             }
-            let framed = row_to_json(&batch, i)
-                .map_err(WspError::from)
-                .and_then(|payload| framer.frame(r, &payload));
-            match framed {
+            match framer.frame_row(&writer, i, r) {
                 Ok(f) => chunk.push(f),
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e));
