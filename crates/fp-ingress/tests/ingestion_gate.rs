@@ -293,7 +293,7 @@ async fn restart_settles_in_flight_rows(h: Harness) {
             partition_key: rule.profile.derive_key(&e).unwrap(),
         });
     }
-    index.claim(claims.clone(), 2).await.unwrap();
+    index.claim(&claims, 2).await.unwrap();
     h.bus
         .publish(
             TOPIC,

@@ -296,7 +296,7 @@ impl IngestionGate {
 
         // Claim.
         let claims: Vec<Claim> = cands.iter().map(|(_, c)| claim_of(c)).collect();
-        let batch = match self.index.claim(claims.clone(), n as u64).await {
+        let batch = match self.index.claim(&claims, n as u64).await {
             Ok(b) => {
                 self.health.succeeded(Dependency::Index);
                 b

@@ -416,11 +416,11 @@ impl AdmissionIndex {
     /// present ones come back as they are. A key repeated within the batch is claimed once;
     /// later copies see the in-flight row. Also reserves one receipt sequence number per
     /// claimed key.
-    pub async fn claim(&self, claims: Vec<Claim>, receipts: u64) -> Result<ClaimBatch, IgError> {
+    pub async fn claim(&self, claims: &[Claim], receipts: u64) -> Result<ClaimBatch, IgError> {
         let receipts = i64::try_from(receipts).unwrap_or(i64::MAX);
         match &self.mem {
             Some(mem) => self.claim_sqlite(mem, claims, receipts).await,
-            None => self.claim_pg(claims, receipts).await,
+            None => self.claim_pg(claims.to_vec(), receipts).await,
         }
     }
 

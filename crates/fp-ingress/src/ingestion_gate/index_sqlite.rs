@@ -38,7 +38,7 @@ impl AdmissionIndex {
     pub(super) async fn claim_sqlite(
         &self,
         mem: &Mem,
-        claims: Vec<Claim>,
+        claims: &[Claim],
         receipts: i64,
     ) -> Result<ClaimBatch, IgError> {
         let mut st = mem.lock().await;
@@ -171,8 +171,10 @@ impl AdmissionIndex {
             claims.iter().map(|c| (c.dedupe_key.as_str(), c)).collect();
         let mut st = mem.lock().await;
         let mut entries = Vec::with_capacity(admissions.len());
+        let mut own: HashSet<[u8; 32]> = HashSet::with_capacity(admissions.len());
         for a in admissions {
             let k = key_bytes(&a.dedupe_key);
+            own.insert(k);
             let delta = AdmittedDelta {
                 eb_ref: a.eb_ref,
                 admitted_at_utc: Some(a.admitted_at_utc.as_str().to_owned()),
@@ -202,7 +204,6 @@ impl AdmissionIndex {
             row.receipt_ref = delta.receipt_ref;
             entries.push(Entry::Full(Box::new(row)));
         }
-        let own: HashSet<[u8; 32]> = entries.iter().map(Entry::key).collect();
         let marks = st.marks_for(
             &own,
             entries.iter().filter_map(|e| match e {
@@ -238,9 +239,10 @@ impl AdmissionIndex {
             })
             .await?;
         if let Some(seq) = seq {
-            journal::apply_all(&mut st.map, seq, &entries)?;
-            for e in &entries {
-                st.pending.remove(&e.key());
+            let keys: Vec<[u8; 32]> = entries.iter().map(Entry::key).collect();
+            journal::apply_all(&mut st.map, seq, &entries, &keys)?;
+            for k in &keys {
+                st.pending.remove(k);
             }
         }
         Ok(())

@@ -72,12 +72,13 @@ fn decode_with_marks(seq: i64, body: &[u8]) -> Result<(Vec<Entry>, Marks), SqlEr
     decoded.map_err(|e| corrupt(format!("record {seq}: {e}")))
 }
 
-/// Apply one entry (at `pos`) to the map. Fails when a transition names a key without a row.
-pub(super) fn apply(map: &mut MemMap, pos: Pos, e: &Entry) -> Result<(), String> {
+/// Apply one entry (at `pos`, about `key`) to the map. Fails when a transition names a key
+/// without a row.
+pub(super) fn apply(map: &mut MemMap, pos: Pos, key: [u8; 32], e: &Entry) -> Result<(), String> {
     let state = match e {
         Entry::Full(r) => {
             map.insert(
-                codec::key_bytes(&r.dedupe_key),
+                key,
                 Loc {
                     state: r.state,
                     base: pos,
@@ -86,14 +87,14 @@ pub(super) fn apply(map: &mut MemMap, pos: Pos, e: &Entry) -> Result<(), String>
             );
             return Ok(());
         }
-        Entry::Released(k) => {
-            map.remove(k);
+        Entry::Released(_) => {
+            map.remove(&key);
             return Ok(());
         }
         Entry::Admitted(..) => AdmissionState::Admitted,
         Entry::Ambiguous(_) => AdmissionState::PublishAmbiguous,
     };
-    let loc = map.get_mut(&e.key()).ok_or_else(|| {
+    let loc = map.get_mut(&key).ok_or_else(|| {
         format!(
             "entry {} of record {} moves a key that has no row",
             pos.idx, pos.seq
@@ -104,11 +105,16 @@ pub(super) fn apply(map: &mut MemMap, pos: Pos, e: &Entry) -> Result<(), String>
     Ok(())
 }
 
-/// Apply a whole record's entries, as written at `seq`.
-pub(super) fn apply_all(map: &mut MemMap, seq: i64, entries: &[Entry]) -> Result<(), IgError> {
-    for (idx, e) in entries.iter().enumerate() {
+/// Apply a whole record's entries (about `keys`, in order), as written at `seq`.
+pub(super) fn apply_all(
+    map: &mut MemMap,
+    seq: i64,
+    entries: &[Entry],
+    keys: &[[u8; 32]],
+) -> Result<(), IgError> {
+    for (idx, (e, k)) in entries.iter().zip(keys).enumerate() {
         let idx = u32::try_from(idx).map_err(|_| corrupt_error("record too large"))?;
-        apply(map, Pos { seq, idx }, e).map_err(corrupt_error)?;
+        apply(map, Pos { seq, idx }, *k, e).map_err(corrupt_error)?;
     }
     Ok(())
 }
@@ -125,7 +131,7 @@ pub(super) fn load(tx: &mut dyn SqlTx) -> Result<(MemMap, Marks), SqlError> {
         let (entries, m) = decode_with_marks(seq, &row.get_blob(1)?)?;
         for (idx, e) in entries.iter().enumerate() {
             let idx = u32::try_from(idx).map_err(|_| corrupt("record too large"))?;
-            apply(&mut map, Pos { seq, idx }, e).map_err(corrupt)?;
+            apply(&mut map, Pos { seq, idx }, e.key(), e).map_err(corrupt)?;
         }
         for (tp, next) in m {
             let at = marks.entry(tp).or_insert(next);
