@@ -440,6 +440,23 @@ impl IngestionGate {
             .iter()
             .filter_map(|&pos| eb_refs.get(&pos).map(|r| (pos, r)))
             .collect();
+        // The batch object's uri per platform run, once (not once per receipt).
+        let mut objects_by_run: HashMap<String, String> = HashMap::new();
+        for &(pos, _) in &published {
+            let run = cands[pos]
+                .1
+                .env
+                .platform_run_id
+                .as_ref()
+                .unwrap_or(&self.cfg.fallback_platform_run_id);
+            if !objects_by_run.contains_key(run.as_str()) {
+                let path = self
+                    .objects
+                    .run_prefix(run)
+                    .ig_receipt_batch(batch.first_seq);
+                objects_by_run.insert(run.as_str().to_owned(), self.objects.uri_of(&path));
+            }
+        }
         // Receipts are built and serialised on every core (the batch object is their lines).
         let built = par_map(&published, |&(pos, eb_ref)| {
             let (i, c) = &cands[pos];
@@ -451,7 +468,10 @@ impl IngestionGate {
                 None,
                 &actors[*i],
             );
-            let receipt_ref = self.receipt_ref(&receipt, batch.first_seq);
+            let receipt_ref = match objects_by_run.get(receipt.platform_run_id.as_str()) {
+                Some(uri) => format!("{uri}#{}", receipt.receipt_id),
+                None => self.receipt_ref(&receipt, batch.first_seq),
+            };
             let line = receipt_line(&receipt);
             (receipt, receipt_ref, line)
         })?;
@@ -549,14 +569,15 @@ impl IngestionGate {
         // A receipts object that outlives a failed commit only names events that are on the
         // bus (reconciliation admits them); the verdicts returned below wait for both.
         // Quarantines and counters ride in the same index commit (one transaction on SQLite).
-        let (committed, ()) = tokio::join!(
+        // The object (fsyncs of file and directory) is the longer write: start it first.
+        let ((), committed) = tokio::join!(
+            self.write_receipts(&placed, batch.first_seq),
             self.index.commit(
                 admissions,
                 &claims,
                 quarantines,
                 counts.into_iter().collect()
             ),
-            self.write_receipts(&placed, batch.first_seq)
         );
         if let Err(e) = committed {
             self.health.failed(Dependency::Index);

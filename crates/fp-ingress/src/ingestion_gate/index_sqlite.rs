@@ -227,15 +227,19 @@ impl AdmissionIndex {
         if entries.is_empty() && marks.is_empty() && recorded.is_empty() {
             return Ok(());
         }
-        // Encoded here, outside the SQLite connection's lock.
-        let body =
-            (!entries.is_empty() || !marks.is_empty()).then(|| codec::encode(&entries, &marks));
-        let seq = self
+        let write = !entries.is_empty() || !marks.is_empty();
+        // Encoded on the blocking thread: the caller's task is concurrently writing the
+        // batch's receipts object, and should not wait for this CPU work first.
+        let (seq, entries) = self
             .sql
             .transact(move |tx| {
-                let seq = body.map(|b| journal::append_body(tx, b)).transpose()?;
+                let seq = if write {
+                    Some(journal::append_body(tx, codec::encode(&entries, &marks))?)
+                } else {
+                    None
+                };
                 record_in(tx, &recorded)?;
-                Ok(seq)
+                Ok((seq, entries))
             })
             .await?;
         if let Some(seq) = seq {
