@@ -310,12 +310,20 @@ impl IngestionGate {
         let mut waits: Vec<(usize, AdmissionRow)> = Vec::new();
         let mut in_batch_dups: Vec<(usize, String)> = Vec::new();
         let mut duplicates: Vec<(usize, AdmissionRow)> = Vec::new();
-        let claimed_here: std::collections::HashSet<&str> = cands
-            .iter()
-            .zip(&batch.outcomes)
-            .filter(|(_, o)| matches!(o, ClaimOutcome::Claimed))
-            .map(|((_, c), _)| c.dedupe_key.as_str())
-            .collect();
+        // Only needed when some key was already in flight (usually none is).
+        let any_in_flight = batch.outcomes.iter().any(|o| {
+            matches!(o, ClaimOutcome::Existing(r) if r.state == AdmissionState::PublishInFlight)
+        });
+        let claimed_here: std::collections::HashSet<&str> = if any_in_flight {
+            cands
+                .iter()
+                .zip(&batch.outcomes)
+                .filter(|(_, o)| matches!(o, ClaimOutcome::Claimed))
+                .map(|((_, c), _)| c.dedupe_key.as_str())
+                .collect()
+        } else {
+            Default::default()
+        };
         for (pos, ((i, c), o)) in cands.iter().zip(&batch.outcomes).enumerate() {
             match o {
                 ClaimOutcome::Claimed => to_publish.push(pos),
