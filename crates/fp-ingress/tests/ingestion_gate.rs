@@ -293,7 +293,7 @@ async fn restart_settles_in_flight_rows(h: Harness) {
             partition_key: rule.profile.derive_key(&e).unwrap(),
         });
     }
-    index.claim(claims.clone(), 2).await.unwrap();
+    index.claim(&claims, 2).await.unwrap();
     h.bus
         .publish(
             TOPIC,
@@ -314,6 +314,58 @@ async fn restart_settles_in_flight_rows(h: Harness) {
         Some(IgDecision::Admit)
     );
     assert_eq!(bus_count(&h, TOPIC).await, 2);
+}
+
+/// Claims held in memory (SQLite index on the embedded log): a gate that died after its
+/// publish but before its commit leaves no journal row at all. On restart the log past the
+/// journal's marks is the truth: what is there is admitted, so a retry is a DUPLICATE and the
+/// bus holds each event once; a later restart finds nothing new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_restart_admits_the_uncommitted_log_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("state.db").display());
+    let h = Harness::new(dir.path(), &url).await;
+    h.make_ready("READY").await;
+    let first = traffic_envelope(20);
+    let orphan = traffic_envelope(21);
+    let later = traffic_envelope(22);
+    let gate = h.gate().await;
+    assert_eq!(
+        admit_raw(&gate, bytes(&first)).await.decision(),
+        Some(IgDecision::Admit)
+    );
+    drop(gate);
+    // What a publish without its commit leaves: the record on the log, nothing in the index.
+    let policy = fp_ingress::ingestion_gate::IgPolicy::builtin("platform-v0").unwrap();
+    let e: fp_rails::CanonicalEnvelope = serde_json::from_value(orphan.clone()).unwrap();
+    let key = policy.rule(TRAFFIC).profile.derive_key(&e).unwrap();
+    h.bus
+        .publish(TOPIC, fp_bus::OutRecord::new(key, bytes(&orphan)))
+        .await
+        .unwrap();
+    // "Restart".
+    let gate = h.gate().await;
+    assert!(gate.index().unresolved().await.unwrap().is_empty());
+    for env in [&first, &orphan] {
+        assert_eq!(
+            admit_raw(&gate, bytes(env)).await.decision(),
+            Some(IgDecision::Duplicate)
+        );
+    }
+    assert_eq!(
+        admit_raw(&gate, bytes(&later)).await.decision(),
+        Some(IgDecision::Admit)
+    );
+    assert_eq!(bus_count(&h, TOPIC).await, 3);
+    drop(gate);
+    let gate = h.gate().await;
+    for env in [&first, &orphan, &later] {
+        assert_eq!(
+            admit_raw(&gate, bytes(env)).await.decision(),
+            Some(IgDecision::Duplicate)
+        );
+    }
+    assert_eq!(bus_count(&h, TOPIC).await, 3, "each event on the bus once");
 }
 
 macro_rules! on_backends {

@@ -22,10 +22,13 @@ use super::index::{
     Admission, AdmissionIndex, AdmissionRow, AdmissionState, Claim, ClaimOutcome, CountKey,
     QuarantineEntry,
 };
+use super::parallel::par_map;
 use super::payload_schemas::PayloadSchemas;
 use super::policy::IgPolicy;
 use super::receipts::{self, QuarantineSubject, Stamp};
 use super::scope::RunScope;
+
+mod recovery;
 
 /// How the gate is set up.
 #[derive(Debug, Clone)]
@@ -156,6 +159,8 @@ struct Placed {
     index: usize,
     receipt: IngestionReceipt,
     receipt_ref: String,
+    /// The receipt's JSON line for the batch object, when already serialised.
+    line: Vec<u8>,
 }
 
 impl IngestionGate {
@@ -291,7 +296,7 @@ impl IngestionGate {
 
         // Claim.
         let claims: Vec<Claim> = cands.iter().map(|(_, c)| claim_of(c)).collect();
-        let batch = match self.index.claim(claims.clone(), n as u64).await {
+        let batch = match self.index.claim(&claims, n as u64).await {
             Ok(b) => {
                 self.health.succeeded(Dependency::Index);
                 b
@@ -305,12 +310,20 @@ impl IngestionGate {
         let mut waits: Vec<(usize, AdmissionRow)> = Vec::new();
         let mut in_batch_dups: Vec<(usize, String)> = Vec::new();
         let mut duplicates: Vec<(usize, AdmissionRow)> = Vec::new();
-        let claimed_here: std::collections::HashSet<&str> = cands
-            .iter()
-            .zip(&batch.outcomes)
-            .filter(|(_, o)| matches!(o, ClaimOutcome::Claimed))
-            .map(|((_, c), _)| c.dedupe_key.as_str())
-            .collect();
+        // Only needed when some key was already in flight (usually none is).
+        let any_in_flight = batch.outcomes.iter().any(|o| {
+            matches!(o, ClaimOutcome::Existing(r) if r.state == AdmissionState::PublishInFlight)
+        });
+        let claimed_here: std::collections::HashSet<&str> = if any_in_flight {
+            cands
+                .iter()
+                .zip(&batch.outcomes)
+                .filter(|(_, o)| matches!(o, ClaimOutcome::Claimed))
+                .map(|((_, c), _)| c.dedupe_key.as_str())
+                .collect()
+        } else {
+            Default::default()
+        };
         for (pos, ((i, c), o)) in cands.iter().zip(&batch.outcomes).enumerate() {
             match o {
                 ClaimOutcome::Claimed => to_publish.push(pos),
@@ -431,10 +444,29 @@ impl IngestionGate {
         let mut admissions: Vec<Admission> = Vec::new();
         let mut first_ref: HashMap<String, (EbRef, String)> = HashMap::new();
         let mut counts: BTreeMap<CountKey, u64> = BTreeMap::new();
-        for &pos in &to_publish {
-            let Some(eb_ref) = eb_refs.get(&pos) else {
-                continue;
-            };
+        let published: Vec<(usize, &EbRef)> = to_publish
+            .iter()
+            .filter_map(|&pos| eb_refs.get(&pos).map(|r| (pos, r)))
+            .collect();
+        // The batch object's uri per platform run, once (not once per receipt).
+        let mut objects_by_run: HashMap<String, String> = HashMap::new();
+        for &(pos, _) in &published {
+            let run = cands[pos]
+                .1
+                .env
+                .platform_run_id
+                .as_ref()
+                .unwrap_or(&self.cfg.fallback_platform_run_id);
+            if !objects_by_run.contains_key(run.as_str()) {
+                let path = self
+                    .objects
+                    .run_prefix(run)
+                    .ig_receipt_batch(batch.first_seq);
+                objects_by_run.insert(run.as_str().to_owned(), self.objects.uri_of(&path));
+            }
+        }
+        // Receipts are built and serialised on every core (the batch object is their lines).
+        let built = par_map(&published, |&(pos, eb_ref)| {
             let (i, c) = &cands[pos];
             let receipt = self.accepted_receipt(
                 c,
@@ -444,11 +476,22 @@ impl IngestionGate {
                 None,
                 &actors[*i],
             );
-            let receipt_ref = self.receipt_ref(&receipt, batch.first_seq);
-            first_ref.insert(
-                c.dedupe_key.as_str().to_owned(),
-                (eb_ref.clone(), receipt_ref.clone()),
-            );
+            let receipt_ref = match objects_by_run.get(receipt.platform_run_id.as_str()) {
+                Some(uri) => format!("{uri}#{}", receipt.receipt_id),
+                None => self.receipt_ref(&receipt, batch.first_seq),
+            };
+            let line = receipt_line(&receipt);
+            (receipt, receipt_ref, line)
+        })?;
+        for (&(pos, eb_ref), (receipt, receipt_ref, line)) in published.iter().zip(built) {
+            let (i, c) = &cands[pos];
+            // Only copies of a key admitted in this very batch look their original up.
+            if !in_batch_dups.is_empty() {
+                first_ref.insert(
+                    c.dedupe_key.as_str().to_owned(),
+                    (eb_ref.clone(), receipt_ref.clone()),
+                );
+            }
             admissions.push(Admission {
                 dedupe_key: c.dedupe_key.clone(),
                 eb_ref: eb_ref.clone(),
@@ -458,7 +501,8 @@ impl IngestionGate {
                 // Only the PostgreSQL index keeps receipt copies (serialising costs as much as
                 // admitting); the embedded journal points at the batch object.
                 receipt: if self.index.stores_receipts() {
-                    serde_json::to_string(&receipt).unwrap_or_default()
+                    // The line is the receipt's JSON and a newline.
+                    String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned()
                 } else {
                     String::new()
                 },
@@ -468,6 +512,7 @@ impl IngestionGate {
                 index: *i,
                 receipt,
                 receipt_ref,
+                line,
             });
         }
         for (pos, row) in duplicates {
@@ -531,19 +576,18 @@ impl IngestionGate {
         // The commit point and the receipts object are independent writes: do them together.
         // A receipts object that outlives a failed commit only names events that are on the
         // bus (reconciliation admits them); the verdicts returned below wait for both.
-        let (committed, ()) = tokio::join!(
-            self.index.admit(admissions, &claims),
-            self.write_receipts(&placed, batch.first_seq)
+        // Quarantines and counters ride in the same index commit (one transaction on SQLite).
+        // The object (fsyncs of file and directory) is the longer write: start it first.
+        let ((), committed) = tokio::join!(
+            self.write_receipts(&placed, batch.first_seq),
+            self.index.commit(
+                admissions,
+                &claims,
+                quarantines,
+                counts.into_iter().collect()
+            ),
         );
         if let Err(e) = committed {
-            self.health.failed(Dependency::Index);
-            return Err(e);
-        }
-        if let Err(e) = self
-            .index
-            .record(quarantines, counts.into_iter().collect())
-            .await
-        {
             self.health.failed(Dependency::Index);
             return Err(e);
         }
@@ -605,6 +649,7 @@ impl IngestionGate {
         Placed {
             index,
             receipt_ref: self.receipt_ref(&receipt, first_seq),
+            line: receipt_line(&receipt),
             receipt,
         }
     }
@@ -622,12 +667,10 @@ impl IngestionGate {
         let mut sorted: Vec<&Placed> = placed.iter().collect();
         sorted.sort_by_key(|p| p.index);
         for p in sorted {
-            let buf = by_run
+            by_run
                 .entry(p.receipt.platform_run_id.as_str())
-                .or_default();
-            if serde_json::to_writer(&mut *buf, &p.receipt).is_ok() {
-                buf.push(b'\n');
-            }
+                .or_default()
+                .extend_from_slice(&p.line);
         }
         for (run, bytes) in by_run {
             let Ok(prid) = PlatformRunId::parse(run) else {
@@ -767,6 +810,24 @@ impl IngestionGate {
     /// bus another replica may still be publishing, so they become PUBLISH_AMBIGUOUS for
     /// `fp ig reconcile`.
     async fn recover_in_flight(&self) -> Result<(), IgError> {
+        self.recover_journalled_in_flight().await?;
+        // The embedded index on the embedded log: claims may stay in memory once the log's
+        // tail is settled (see `recovery`).
+        if self.bus.offset_kind() == fp_rails::OffsetKind::FileLine && !self.index.stores_receipts()
+        {
+            let admitted = self.recover_bus_tail().await?;
+            if admitted > 0 {
+                tracing::info!(
+                    admitted,
+                    "admitted publishes a previous process left uncommitted"
+                );
+            }
+            self.index.keep_claims_in_memory().await;
+        }
+        Ok(())
+    }
+
+    async fn recover_journalled_in_flight(&self) -> Result<(), IgError> {
         let rows: Vec<AdmissionRow> = self
             .index
             .unresolved()
@@ -814,12 +875,6 @@ impl IngestionGate {
         let mut report = ReconcileReport::default();
         let topics: std::collections::BTreeSet<String> =
             wanted.values().map(|r| r.topic.clone()).collect();
-        let recovery_actor = Actor {
-            actor_id: "SYSTEM::ig_reconcile".into(),
-            source_type: ActorSourceType::System,
-            auth_mode: None,
-            principal: None,
-        };
         for topic in topics {
             for part in self.bus.partitions(&topic).await? {
                 let mut from = fp_bus::ReadFrom::Earliest;
@@ -851,30 +906,7 @@ impl IngestionGate {
                             offset_kind: self.bus.offset_kind(),
                             published_at_utc: Some(rec.published_at_utc.clone()),
                         };
-                        let admitted_at = TsUtc::now();
-                        let receipt = receipts::accepted(
-                            &self.cfg.policy,
-                            &self.cfg.stamp,
-                            IgDecision::Admit,
-                            &env,
-                            &rule.event_class,
-                            &row.payload_hash,
-                            &row.dedupe_key,
-                            &rule.profile.profile_id,
-                            &row.partition_key,
-                            &eb_ref,
-                            admitted_at.as_str(),
-                            &recovery_actor,
-                            None,
-                            &self.cfg.fallback_platform_run_id,
-                        );
-                        let mut done = row;
-                        done.state = AdmissionState::Admitted;
-                        done.eb_ref = Some(eb_ref);
-                        done.admitted_at_utc = Some(admitted_at.as_str().to_owned());
-                        done.receipt_id = Some(receipt.receipt_id.clone());
-                        done.receipt_ref = Some(format!("reconciled:{}", receipt.receipt_id));
-                        done.receipt = serde_json::to_string(&receipt).ok();
+                        let done = self.admitted_by_recovery(row, &env, rule, eb_ref);
                         self.index.resolve_admitted(done).await?;
                         report.admitted += 1;
                     }
@@ -904,6 +936,18 @@ pub struct ReconcileReport {
     pub released: u64,
     /// Rows absent and left for an operator.
     pub unresolved: u64,
+}
+
+/// A receipt's line in its batch object: its JSON and a newline (empty if it cannot be
+/// serialised, which a contract-checked receipt always can).
+fn receipt_line(receipt: &IngestionReceipt) -> Vec<u8> {
+    let mut line = Vec::with_capacity(1600);
+    if serde_json::to_writer(&mut line, receipt).is_ok() {
+        line.push(b'\n');
+    } else {
+        line.clear();
+    }
+    line
 }
 
 fn check_parallel(policy: &IgPolicy, schemas: &PayloadSchemas, raws: Vec<Bytes>) -> Vec<Checked> {

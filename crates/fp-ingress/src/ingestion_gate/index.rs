@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use fp_rails::{EbRef, Hex32, Hex64, OffsetKind, TsUtc};
 use fp_substrate::sql::{Migration, SqlBackend, SqlError, SqlRow, SqlStore, SqlTx, SqlValue};
-use tokio::sync::Mutex;
 
 use super::error::IgError;
-use super::journal::{self, Loc, MemMap, key_bytes};
+use super::index_sqlite::{self, Mem};
+use super::journal;
 
 /// Migration component name.
 pub const COMPONENT: &str = "ingestion_gate";
@@ -267,9 +267,9 @@ pub enum Lookup {
 /// The index.
 #[derive(Debug, Clone)]
 pub struct AdmissionIndex {
-    sql: SqlStore,
-    /// SQLite only: the memory-resident map; the async mutex also serialises claims.
-    mem: Option<Arc<Mutex<MemMap>>>,
+    pub(super) sql: SqlStore,
+    /// SQLite only: the memory-resident state; the async mutex also serialises claims.
+    pub(super) mem: Option<Mem>,
 }
 
 const COLS: &str = "dedupe_key, state, platform_run_id, event_class, event_id, payload_hash, \
@@ -396,10 +396,7 @@ impl AdmissionIndex {
         sql.migrate(COMPONENT, migrations).await?;
         let mem = match sql.backend() {
             SqlBackend::Postgres => None,
-            SqlBackend::Sqlite => {
-                let map = sql.transact(|tx| journal::load(tx)).await?;
-                Some(Arc::new(Mutex::new(map)))
-            }
+            SqlBackend::Sqlite => Some(index_sqlite::open(&sql).await?),
         };
         Ok(Self { sql, mem })
     }
@@ -419,84 +416,12 @@ impl AdmissionIndex {
     /// present ones come back as they are. A key repeated within the batch is claimed once;
     /// later copies see the in-flight row. Also reserves one receipt sequence number per
     /// claimed key.
-    pub async fn claim(&self, claims: Vec<Claim>, receipts: u64) -> Result<ClaimBatch, IgError> {
+    pub async fn claim(&self, claims: &[Claim], receipts: u64) -> Result<ClaimBatch, IgError> {
         let receipts = i64::try_from(receipts).unwrap_or(i64::MAX);
         match &self.mem {
             Some(mem) => self.claim_sqlite(mem, claims, receipts).await,
-            None => self.claim_pg(claims, receipts).await,
+            None => self.claim_pg(claims.to_vec(), receipts).await,
         }
-    }
-
-    async fn claim_sqlite(
-        &self,
-        mem: &Arc<Mutex<MemMap>>,
-        claims: Vec<Claim>,
-        receipts: i64,
-    ) -> Result<ClaimBatch, IgError> {
-        let mut map = mem.lock().await;
-        let mut fresh: Vec<usize> = Vec::new();
-        let mut existing: Vec<(usize, Loc)> = Vec::new();
-        let mut in_batch: HashMap<[u8; 32], usize> = HashMap::new();
-        let mut dup_in_batch: Vec<(usize, usize)> = Vec::new();
-        for (i, c) in claims.iter().enumerate() {
-            let k = key_bytes(&c.dedupe_key);
-            if let Some(loc) = map.get(&k) {
-                existing.push((i, *loc));
-            } else if let Some(first) = in_batch.get(&k) {
-                dup_in_batch.push((i, *first));
-            } else {
-                in_batch.insert(k, i);
-                fresh.push(i);
-            }
-        }
-        let rows: Vec<AdmissionRow> = fresh.iter().map(|&i| in_flight_row(&claims[i])).collect();
-        let locs: Vec<Loc> = existing.iter().map(|(_, l)| *l).collect();
-        let (seq, existing_rows, first_seq) = self
-            .sql
-            .transact(move |tx| {
-                let seq = if rows.is_empty() {
-                    None
-                } else {
-                    Some(journal::append(tx, &rows, false)?)
-                };
-                let mut cache = journal::Cache::default();
-                let mut found = Vec::with_capacity(locs.len());
-                for loc in locs {
-                    found.push(journal::fetch(tx, &mut cache, loc)?);
-                }
-                let first_seq = reserve_seq(tx, receipts)?;
-                Ok((seq, found, first_seq))
-            })
-            .await?;
-        let mut outcomes: Vec<Option<ClaimOutcome>> = vec![None; claims.len()];
-        if let Some(seq) = seq {
-            for (idx, &i) in fresh.iter().enumerate() {
-                map.insert(
-                    key_bytes(&claims[i].dedupe_key),
-                    Loc {
-                        state: AdmissionState::PublishInFlight,
-                        seq,
-                        idx: u32::try_from(idx).unwrap_or(u32::MAX),
-                    },
-                );
-                outcomes[i] = Some(ClaimOutcome::Claimed);
-            }
-        }
-        for ((i, _), row) in existing.into_iter().zip(existing_rows) {
-            outcomes[i] = Some(ClaimOutcome::Existing(Box::new(row)));
-        }
-        for (i, first) in dup_in_batch {
-            outcomes[i] = Some(ClaimOutcome::Existing(Box::new(in_flight_row(
-                &claims[first],
-            ))));
-        }
-        Ok(ClaimBatch {
-            outcomes: outcomes
-                .into_iter()
-                .map(|o| o.unwrap_or(ClaimOutcome::Claimed))
-                .collect(),
-            first_seq,
-        })
     }
 
     async fn claim_pg(&self, claims: Vec<Claim>, receipts: i64) -> Result<ClaimBatch, IgError> {
@@ -583,6 +508,31 @@ impl AdmissionIndex {
 
     /// Move claimed rows to `ADMITTED` (the commit point), one transaction.
     pub async fn admit(&self, admissions: Vec<Admission>, claims: &[Claim]) -> Result<(), IgError> {
+        self.commit(admissions, claims, Vec::new(), Vec::new())
+            .await
+    }
+
+    /// A batch's commit point: claimed rows move to `ADMITTED`, and the batch's quarantined
+    /// submissions and counter increments are recorded. On SQLite this is one transaction (one
+    /// fsync instead of two: the sequential fsyncs are the batch's wall, docs/perf.md); on
+    /// PostgreSQL it is [`Self::admit`] then [`Self::record`], as before.
+    pub async fn commit(
+        &self,
+        admissions: Vec<Admission>,
+        claims: &[Claim],
+        quarantines: Vec<QuarantineEntry>,
+        counts: Vec<(CountKey, u64)>,
+    ) -> Result<(), IgError> {
+        if let Some(mem) = &self.mem {
+            return self
+                .admit_sqlite(mem, admissions, claims, Recorded(quarantines, counts))
+                .await;
+        }
+        self.admit_pg(admissions, claims).await?;
+        self.record(quarantines, counts).await
+    }
+
+    async fn admit_pg(&self, admissions: Vec<Admission>, claims: &[Claim]) -> Result<(), IgError> {
         let by_key: HashMap<&str, &Claim> =
             claims.iter().map(|c| (c.dedupe_key.as_str(), c)).collect();
         let mut rows = Vec::with_capacity(admissions.len());
@@ -602,32 +552,20 @@ impl AdmissionIndex {
             row.receipt = Some(a.receipt.clone());
             rows.push(row);
         }
-        self.write_rows(rows).await
+        self.write_rows(rows, true).await
     }
 
     /// Write final states for rows (journal append on SQLite, update on PostgreSQL).
-    async fn write_rows(&self, rows: Vec<AdmissionRow>) -> Result<(), IgError> {
+    /// `transitions`: every row with a key in the map is that key's row with only the state
+    /// (and for ADMITTED the bus coordinates and receipt) changed, so SQLite may write just the
+    /// transition.
+    async fn write_rows(&self, rows: Vec<AdmissionRow>, transitions: bool) -> Result<(), IgError> {
         if rows.is_empty() {
             return Ok(());
         }
         let now = TsUtc::now().as_str().to_owned();
         match &self.mem {
-            Some(mem) => {
-                let mut map = mem.lock().await;
-                let keyed: Vec<([u8; 32], AdmissionState)> = rows
-                    .iter()
-                    .map(|r| (key_bytes(&r.dedupe_key), r.state))
-                    .collect();
-                let seq = self
-                    .sql
-                    .transact(move |tx| journal::append(tx, &rows, false))
-                    .await?;
-                for (idx, (key, state)) in keyed.into_iter().enumerate() {
-                    let idx = u32::try_from(idx).unwrap_or(u32::MAX);
-                    map.insert(key, Loc { state, seq, idx });
-                }
-                Ok(())
-            }
+            Some(mem) => self.write_rows_sqlite(mem, rows, transitions).await,
             None => {
                 self.sql
                     .transact(move |tx| {
@@ -665,87 +603,41 @@ impl AdmissionIndex {
                 r
             })
             .collect();
-        self.write_rows(rows).await
+        self.write_rows(rows, true).await
     }
 
     /// Resolve an unresolved row as admitted (reconciliation found it on the bus).
     pub async fn resolve_admitted(&self, row: AdmissionRow) -> Result<(), IgError> {
-        self.write_rows(vec![row]).await
+        // A whole row: reconciliation builds it from the bus record, not from the claim.
+        self.write_rows(vec![row], false).await
     }
 
     /// Forget unresolved rows whose events are known not to be on the bus, so a retry is
     /// admitted normally. Refuses rows that are ADMITTED.
     pub async fn release(&self, keys: &[Hex64]) -> Result<u64, IgError> {
-        let keys: Vec<String> = keys.iter().map(|k| k.as_str().to_owned()).collect();
-        match &self.mem {
-            Some(mem) => {
-                let mut map = mem.lock().await;
-                let mut locs = Vec::new();
-                for k in &keys {
-                    let Ok(h) = Hex64::parse(k.clone()) else { continue };
-                    if let Some(loc) = map.get(&key_bytes(&h))
-                        && loc.state != AdmissionState::Admitted
-                    {
-                        locs.push(*loc);
-                    }
-                }
-                let rows = self
-                    .sql
-                    .transact(move |tx| {
-                        let mut cache = journal::Cache::default();
-                        let mut rows = Vec::with_capacity(locs.len());
-                        for loc in locs {
-                            rows.push(journal::fetch(tx, &mut cache, loc)?);
-                        }
-                        if !rows.is_empty() {
-                            journal::append(tx, &rows, true)?;
-                        }
-                        Ok(rows)
-                    })
-                    .await?;
-                for r in &rows {
-                    map.remove(&key_bytes(&r.dedupe_key));
-                }
-                Ok(rows.len() as u64)
-            }
-            None => Ok(self
-                .sql
-                .transact(move |tx| {
-                    let mut n = 0;
-                    for k in &keys {
-                        n += tx.execute(
-                            "DELETE FROM ig_admissions WHERE dedupe_key = $1 AND state <> 'ADMITTED'",
-                            &[k.as_str().into()],
-                        )?;
-                    }
-                    Ok(n)
-                })
-                .await?),
+        if let Some(mem) = &self.mem {
+            return self.release_sqlite(mem, keys).await;
         }
+        let keys: Vec<String> = keys.iter().map(|k| k.as_str().to_owned()).collect();
+        Ok(self
+            .sql
+            .transact(move |tx| {
+                let mut n = 0;
+                for k in &keys {
+                    n += tx.execute(
+                        "DELETE FROM ig_admissions WHERE dedupe_key = $1 AND state <> 'ADMITTED'",
+                        &[k.as_str().into()],
+                    )?;
+                }
+                Ok(n)
+            })
+            .await?)
     }
 
     /// Rows still `PUBLISH_IN_FLIGHT` or `PUBLISH_AMBIGUOUS`.
     pub async fn unresolved(&self) -> Result<Vec<AdmissionRow>, IgError> {
         match &self.mem {
-            Some(mem) => {
-                let mut locs: Vec<Loc> = {
-                    let map = mem.lock().await;
-                    map.values()
-                        .filter(|l| l.state != AdmissionState::Admitted)
-                        .copied()
-                        .collect()
-                };
-                locs.sort_by_key(|l| (l.seq, l.idx));
-                Ok(self
-                    .sql
-                    .transact(move |tx| {
-                        let mut cache = journal::Cache::default();
-                        locs.into_iter()
-                            .map(|l| journal::fetch(tx, &mut cache, l))
-                            .collect()
-                    })
-                    .await?)
-            }
+            Some(mem) => self.unresolved_sqlite(mem).await,
             None => Ok(self
                 .sql
                 .transact(|tx| {
@@ -766,16 +658,8 @@ impl AdmissionIndex {
 
     /// The current row of a key.
     pub async fn get(&self, key: &Hex64) -> Result<Option<AdmissionRow>, IgError> {
-        // SQLite: the memory map says where the row is (no journal scan while polling).
         if let Some(mem) = &self.mem {
-            let Some(loc) = mem.lock().await.get(&key_bytes(key)).copied() else {
-                return Ok(None);
-            };
-            let row = self
-                .sql
-                .transact(move |tx| journal::fetch(tx, &mut journal::Cache::default(), loc))
-                .await?;
-            return Ok(Some(row));
+            return self.get_sqlite(mem, key).await;
         }
         let hits = self
             .lookup(Lookup::DedupeKey(key.as_str().to_owned()))
@@ -792,52 +676,12 @@ impl AdmissionIndex {
         quarantines: Vec<QuarantineEntry>,
         counts: Vec<(CountKey, u64)>,
     ) -> Result<(), IgError> {
-        if quarantines.is_empty() && counts.is_empty() {
+        let recorded = Recorded(quarantines, counts);
+        if recorded.is_empty() {
             return Ok(());
         }
         self.sql
-            .transact(move |tx| {
-                for q in &quarantines {
-                    tx.execute(
-                        "INSERT INTO ig_quarantine (quarantine_id, receipt_id, platform_run_id, \
-                         event_id, event_type, event_class, reason_code, detail, raw_sha256, \
-                         raw_len, record_ref, raw_ref, receipt, received_at_utc) VALUES \
-                         ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
-                        &[
-                            q.quarantine_id.as_str().into(),
-                            q.receipt_id.as_str().into(),
-                            q.platform_run_id.as_str().into(),
-                            q.event_id.as_str().into(),
-                            opt(q.event_type.as_deref()),
-                            opt(q.event_class.as_deref()),
-                            q.reason_code.as_str().into(),
-                            q.detail.as_str().into(),
-                            q.raw_sha256.as_str().into(),
-                            i64::try_from(q.raw_len).unwrap_or(i64::MAX).into(),
-                            q.record_ref.as_str().into(),
-                            q.raw_ref.as_str().into(),
-                            q.receipt.as_str().into(),
-                            q.received_at_utc.as_str().into(),
-                        ],
-                    )?;
-                }
-                for (k, n) in &counts {
-                    tx.execute(
-                        "INSERT INTO ig_decision_counts (platform_run_id, decision, event_class, \
-                         reason_code, count) VALUES ($1,$2,$3,$4,$5) \
-                         ON CONFLICT (platform_run_id, decision, event_class, reason_code) \
-                         DO UPDATE SET count = ig_decision_counts.count + excluded.count",
-                        &[
-                            k.platform_run_id.as_str().into(),
-                            k.decision.as_str().into(),
-                            k.event_class.as_str().into(),
-                            k.reason_code.as_str().into(),
-                            i64::try_from(*n).unwrap_or(i64::MAX).into(),
-                        ],
-                    )?;
-                }
-                Ok(())
-            })
+            .transact(move |tx| record_in(tx, &recorded))
             .await?;
         Ok(())
     }
@@ -935,7 +779,7 @@ impl AdmissionIndex {
     }
 }
 
-fn in_flight_row(c: &Claim) -> AdmissionRow {
+pub(super) fn in_flight_row(c: &Claim) -> AdmissionRow {
     AdmissionRow {
         dedupe_key: c.dedupe_key.clone(),
         state: AdmissionState::PublishInFlight,
@@ -953,7 +797,7 @@ fn in_flight_row(c: &Claim) -> AdmissionRow {
     }
 }
 
-fn reserve_seq(tx: &mut dyn SqlTx, n: i64) -> Result<u64, SqlError> {
+pub(super) fn reserve_seq(tx: &mut dyn SqlTx, n: i64) -> Result<u64, SqlError> {
     let row = tx
         .query_opt(
             "UPDATE ig_receipt_seq SET next = next + $1 WHERE id = 1 RETURNING next - $1",
@@ -961,4 +805,58 @@ fn reserve_seq(tx: &mut dyn SqlTx, n: i64) -> Result<u64, SqlError> {
         )?
         .ok_or_else(|| corrupt("receipt sequence row missing"))?;
     Ok(u64::try_from(row.get_i64(0)?).unwrap_or(0))
+}
+
+/// Quarantined submissions and counter increments to record with a transaction.
+#[derive(Default)]
+pub(super) struct Recorded(Vec<QuarantineEntry>, Vec<(CountKey, u64)>);
+
+impl Recorded {
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty() && self.1.is_empty()
+    }
+}
+
+pub(super) fn record_in(tx: &mut dyn SqlTx, recorded: &Recorded) -> Result<(), SqlError> {
+    let Recorded(quarantines, counts) = recorded;
+    for q in quarantines {
+        tx.execute(
+            "INSERT INTO ig_quarantine (quarantine_id, receipt_id, platform_run_id, \
+             event_id, event_type, event_class, reason_code, detail, raw_sha256, \
+             raw_len, record_ref, raw_ref, receipt, received_at_utc) VALUES \
+             ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+            &[
+                q.quarantine_id.as_str().into(),
+                q.receipt_id.as_str().into(),
+                q.platform_run_id.as_str().into(),
+                q.event_id.as_str().into(),
+                opt(q.event_type.as_deref()),
+                opt(q.event_class.as_deref()),
+                q.reason_code.as_str().into(),
+                q.detail.as_str().into(),
+                q.raw_sha256.as_str().into(),
+                i64::try_from(q.raw_len).unwrap_or(i64::MAX).into(),
+                q.record_ref.as_str().into(),
+                q.raw_ref.as_str().into(),
+                q.receipt.as_str().into(),
+                q.received_at_utc.as_str().into(),
+            ],
+        )?;
+    }
+    for (k, n) in counts {
+        tx.execute(
+            "INSERT INTO ig_decision_counts (platform_run_id, decision, event_class, \
+             reason_code, count) VALUES ($1,$2,$3,$4,$5) \
+             ON CONFLICT (platform_run_id, decision, event_class, reason_code) \
+             DO UPDATE SET count = ig_decision_counts.count + excluded.count",
+            &[
+                k.platform_run_id.as_str().into(),
+                k.decision.as_str().into(),
+                k.event_class.as_str().into(),
+                k.reason_code.as_str().into(),
+                i64::try_from(*n).unwrap_or(i64::MAX).into(),
+            ],
+        )?;
+    }
+    Ok(())
 }
