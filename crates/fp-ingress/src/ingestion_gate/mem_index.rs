@@ -5,9 +5,9 @@
 //! restart knows which events may be on the bus without a commit. The embedded log is written
 //! by this process alone and is itself durable, so the restart can read that from the log:
 //! every record past the journal's *marks* (per partition, "everything below is settled") is
-//! checked against the journal and admitted if its key is unknown. A commit advances the marks
-//! only when no other claim is pending, so a record below a mark never belongs to a claim the
-//! journal does not know (docs/decisions/0009, "claims in memory").
+//! checked against the journal and admitted if its key is unknown. A commit advances a topic's
+//! marks only when no other claim on that topic is pending, so a record below a mark never
+//! belongs to a claim the journal does not know (docs/decisions/0009, "claims in memory").
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -56,18 +56,29 @@ impl MemState {
     }
 
     /// The marks a commit settling `own` keys (published at `refs`) may write: the next
-    /// offset after its records, per embedded-log partition, but only when no other claim is
-    /// pending — another claim's records may sit below ours on the bus, unjournalled.
+    /// offset after its records, per embedded-log partition, but only on topics no other
+    /// pending claim publishes to — another claim's records may sit below ours there,
+    /// unjournalled. (Per topic, not globally: producers stream several outputs at once, each
+    /// to its own topic, and a global rule would freeze every mark while any batch is in
+    /// flight, leaving restart recovery to re-read the whole log.)
     pub fn marks_for<'a>(
         &self,
         own: &HashSet<[u8; 32]>,
         refs: impl Iterator<Item = &'a EbRef>,
     ) -> Marks {
         let mut marks = Marks::new();
-        if !self.claims_in_memory || self.pending.keys().any(|k| !own.contains(k)) {
+        if !self.claims_in_memory {
             return marks;
         }
-        for r in refs.filter(|r| r.offset_kind == OffsetKind::FileLine) {
+        let busy: HashSet<&str> = self
+            .pending
+            .iter()
+            .filter(|(k, _)| !own.contains(*k))
+            .map(|(_, r)| r.topic.as_str())
+            .collect();
+        for r in refs
+            .filter(|r| r.offset_kind == OffsetKind::FileLine && !busy.contains(r.topic.as_str()))
+        {
             let Some(next) = r.offset.parse::<u64>().ok().and_then(|o| o.checked_add(1)) else {
                 continue;
             };
@@ -111,8 +122,21 @@ mod tests {
             marks,
             Marks::from([(("t".to_owned(), 0), 10), (("t".to_owned(), 1), 3)])
         );
+        // Another claim in flight on the same topic freezes its marks...
         st.pending.insert([2; 32], dummy_row());
         assert!(st.marks_for(&own, refs.iter()).is_empty());
+        // ...one on another topic does not.
+        st.pending.insert(
+            [2; 32],
+            AdmissionRow {
+                topic: "other".into(),
+                ..dummy_row()
+            },
+        );
+        assert_eq!(
+            st.marks_for(&own, refs.iter()),
+            Marks::from([(("t".to_owned(), 0), 10), (("t".to_owned(), 1), 3)])
+        );
         st.pending.clear();
         st.claims_in_memory = false;
         assert!(st.marks_for(&own, refs.iter()).is_empty());

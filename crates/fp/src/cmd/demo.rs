@@ -57,8 +57,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
         let started = Instant::now();
         let world = world(&dir, args).await?;
         let world_s = started.elapsed().as_secs_f64();
-        prune_runs(&dir.join("runs"), args.keep_runs.saturating_sub(1) as usize)?;
-        let doc = stream(&profile, &dir, &world, args.json).await?;
+        let doc = stream(&profile, &dir, &world, args.json, args.keep_runs).await?;
         let mut doc = doc;
         doc["world_s"] = json!(round3(world_s));
         doc["total_s"] = json!(round3(started.elapsed().as_secs_f64()));
@@ -72,6 +71,16 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// The newest demo run's name, if any.
+fn latest_run(runs: &Path) -> Option<String> {
+    std::fs::read_dir(runs)
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with("platform_"))
+        .max()
 }
 
 /// Delete all but the newest `keep` demo runs (names sort by creation time:
@@ -184,16 +193,20 @@ async fn stream(
     dir: &Path,
     world: &DemoWorld,
     quiet: bool,
+    keep_runs: u32,
 ) -> anyhow::Result<serde_json::Value> {
-    // Platform run ids have second resolution: never reuse a kept run's directory.
-    let (prid, run_dir) = loop {
+    // Platform run ids have second resolution: a new run's id must sort after every earlier
+    // run's (pruned ones included), so no two runs ever share an id or a directory.
+    let latest = latest_run(&dir.join("runs"));
+    let prid = loop {
         let prid = PlatformRunId::now();
-        let run_dir = dir.join("runs").join(prid.as_str());
-        if !run_dir.exists() {
-            break (prid, run_dir);
+        if latest.as_deref().is_none_or(|l| prid.as_str() > l) {
+            break prid;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
+    prune_runs(&dir.join("runs"), keep_runs.saturating_sub(1) as usize)?;
+    let run_dir = dir.join("runs").join(prid.as_str());
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("cannot create {}", run_dir.display()))?;
     let objects = Objects::open(&ObjectStoreConfig::local(run_dir.join("objects")))?;
