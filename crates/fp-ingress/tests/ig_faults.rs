@@ -19,6 +19,7 @@ use fp_substrate::testing::PgSchema;
 const OK: u8 = 0;
 const HANG: u8 = 1;
 const APPEND_THEN_FAIL: u8 = 2;
+const SLOW: u8 = 3;
 
 /// Delegates to a real bus; publishes can be made to hang or to fail after appending.
 struct FaultyBus {
@@ -59,6 +60,10 @@ impl EventBus for FaultyBus {
                     Err(BusError::Internal(
                         "connection reset after the append".into(),
                     ))
+                }
+                SLOW => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    self.inner.publish_batch(topic, records).await
                 }
                 _ => self.inner.publish_batch(topic, records).await,
             }
@@ -203,4 +208,35 @@ async fn a_lost_index_turns_the_gate_red_and_admits_nothing() {
         .unwrap();
     assert_eq!(reason(&o), "IG_UNHEALTHY");
     assert_eq!(on_bus(h.bus.as_ref()).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_going_away_does_not_cancel_a_detached_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner: Arc<dyn EventBus> =
+        Arc::new(EmbeddedBus::open(dir.path().join("bus"), EmbeddedConfig::default()).unwrap());
+    let faulty = Arc::new(FaultyBus {
+        inner,
+        mode: AtomicU8::new(SLOW),
+    });
+    let url = format!("sqlite:{}", dir.path().join("state.db").display());
+    let h = Harness::with_bus(dir.path(), &url, faulty.clone(), 2).await;
+    h.make_ready("READY").await;
+    let gate = Arc::new(h.gate().await);
+    let env = bytes(&traffic_envelope(7));
+    // The caller gives up while the publish is under way (an HTTP client hanging up).
+    let gone = tokio::time::timeout(
+        Duration::from_millis(50),
+        gate.admit_batch_detached(vec![Submission::anonymous(env.clone())]),
+    )
+    .await;
+    assert!(gone.is_err(), "the caller left before the verdict");
+    // The batch still runs to its commit: the event is on the bus once and a resend of it
+    // is a DUPLICATE, not a key stuck in flight (which the plain `admit_batch` leaves:
+    // PUBLISH_IN_FLIGHT_RETRY until a restart).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    faulty.mode.store(OK, Ordering::SeqCst);
+    let o = gate.admit(Submission::anonymous(env)).await.unwrap();
+    assert_eq!(o.decision(), Some(IgDecision::Duplicate), "{o:?}");
+    assert_eq!(on_bus(faulty.as_ref()).await, 1);
 }

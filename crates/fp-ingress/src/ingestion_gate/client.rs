@@ -62,7 +62,8 @@ impl IngressClient for InProcessIngress {
                     actor: self.actor.clone(),
                 })
                 .collect();
-            match self.gate.admit_batch(subs).await {
+            // Detached: an aborted producer task must not cancel a batch mid-commit.
+            match self.gate.admit_batch_detached(subs).await {
                 Ok(outcomes) => Ok(outcomes.into_iter().map(to_submit_result).collect()),
                 // The gate recorded nothing (index or bus down): the HTTP service answers 503.
                 Err(e) => Err(IngressError::Unavailable {

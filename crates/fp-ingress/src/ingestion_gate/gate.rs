@@ -252,7 +252,21 @@ impl IngestionGate {
             .ok_or_else(|| IgError::Refused("empty admission result".into()))
     }
 
-    /// Admit a batch: one verdict per submission, in order.
+    /// [`Self::admit_batch`] on its own task, so the batch runs to its commit even if the
+    /// caller goes away (an HTTP client disconnecting, a producer task aborted): a batch
+    /// dropped between publish and commit would leave its keys in flight until a restart.
+    pub async fn admit_batch_detached(
+        self: &Arc<Self>,
+        subs: Vec<Submission>,
+    ) -> Result<Vec<Outcome>, IgError> {
+        let gate = Arc::clone(self);
+        tokio::spawn(async move { gate.admit_batch(subs).await })
+            .await
+            .map_err(|e| IgError::Refused(format!("the admission task failed: {e}")))?
+    }
+
+    /// Admit a batch: one verdict per submission, in order. Not cancel-safe between its
+    /// publish and its commit: callers that may be dropped use [`Self::admit_batch_detached`].
     pub async fn admit_batch(&self, subs: Vec<Submission>) -> Result<Vec<Outcome>, IgError> {
         let n = subs.len();
         if n == 0 {

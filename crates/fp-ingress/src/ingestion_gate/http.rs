@@ -294,7 +294,8 @@ async fn batch(State(st): State<Arc<AppState>>, req: Request) -> Response {
             actor: actor.clone(),
         })
         .collect();
-    match st.gate.admit_batch(subs).await {
+    // Detached: a client hanging up must not cancel a batch between publish and commit.
+    match st.gate.admit_batch_detached(subs).await {
         Ok(outcomes) => {
             let mut counts: std::collections::BTreeMap<&str, u64> = Default::default();
             for o in &outcomes {
