@@ -186,9 +186,30 @@ pub fn engine_event_id(
     seed: Option<u64>,
     scenario_id: Option<&str>,
 ) -> Hex64 {
-    let mut parts: Vec<String> = Vec::with_capacity(primary_key_values.len() + 5);
+    let key: Vec<String> = primary_key_values.iter().map(py_str).collect();
+    engine_event_id_of_strs(
+        output_id,
+        key,
+        manifest_fingerprint,
+        parameter_hash,
+        seed,
+        scenario_id,
+    )
+}
+
+/// [`engine_event_id`] with the primary-key values already rendered as Python's `str()`
+/// (producers reading typed columns render them without building JSON values).
+pub fn engine_event_id_of_strs(
+    output_id: &str,
+    primary_key_strs: Vec<String>,
+    manifest_fingerprint: Option<&str>,
+    parameter_hash: Option<&str>,
+    seed: Option<u64>,
+    scenario_id: Option<&str>,
+) -> Hex64 {
+    let mut parts: Vec<String> = Vec::with_capacity(primary_key_strs.len() + 5);
     parts.push(output_id.to_owned());
-    parts.extend(primary_key_values.iter().map(py_str));
+    parts.extend(primary_key_strs);
     parts.extend(manifest_fingerprint.map(str::to_owned));
     parts.extend(parameter_hash.map(str::to_owned));
     parts.extend(seed.map(|s| s.to_string()));

@@ -4,6 +4,7 @@
 //! each event exactly once.
 #![allow(clippy::unwrap_used)]
 
+mod common;
 #[path = "../../fp-ingress/tests/common/ig.rs"]
 #[allow(dead_code)]
 mod ig;
@@ -13,9 +14,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fp_bus::{EmbeddedBus, EmbeddedConfig, EventBus, ReadFrom};
-use fp_rails::{Hex32, PlatformRunId};
-use fp_substrate::objects::{ObjectStoreConfig, Objects};
+use fp_bus::{EmbeddedBus, EmbeddedConfig};
 
 const N: u64 = 30_000;
 const TOPIC: &str = "fp.bus.traffic.fraud.v1";
@@ -30,46 +29,13 @@ fn fp(data: &std::path::Path) -> Command {
     cmd
 }
 
-fn dir_size(p: &std::path::Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else {
-        return 0;
-    };
-    rd.flatten()
-        // A file may vanish between listing and stat (the writer renames temporaries).
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 #[test]
 fn killed_admission_resumes_without_loss_or_double_publish() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     let rt = tokio::runtime::Runtime::new().unwrap();
     // A READY run, as SR leaves it, in the profile's object store.
-    rt.block_on(async {
-        let objects = Objects::open(&ObjectStoreConfig::local(data.join("objects"))).unwrap();
-        let prefix = objects.run_prefix(&PlatformRunId::parse(ig::PRID).unwrap());
-        let srid = Hex32::parse(ig::SRID).unwrap();
-        let facts = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../contracts/examples/run_facts_view.valid.json"),
-        )
-        .unwrap();
-        objects
-            .put_overwrite(&prefix.sr_run_facts_view(&srid), facts)
-            .await
-            .unwrap();
-        let status = serde_json::json!({"run_id": ig::SRID, "state": "READY",
-            "updated_at_utc": "2026-01-01T00:00:00.000000Z", "record_ref": "x"});
-        objects
-            .put_overwrite(&prefix.sr_run_status(&srid), status.to_string())
-            .await
-            .unwrap();
-    });
+    rt.block_on(common::make_ready(data, ig::PRID, ig::SRID));
     let file = data.join("envelopes.ndjson");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
     for n in 0..N {
@@ -88,7 +54,7 @@ fn killed_admission_resumes_without_loss_or_double_publish() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while dir_size(&data.join("bus")) < 2_000_000 {
+    while common::dir_size(&data.join("bus")) < 2_000_000 {
         assert!(
             child.try_wait().unwrap().is_none(),
             "fp ig admit finished before it could be killed; raise N"
@@ -124,24 +90,7 @@ fn killed_admission_resumes_without_loss_or_double_publish() {
 
     // The bus holds each event exactly once.
     let bus = EmbeddedBus::open(data.join("bus"), EmbeddedConfig::default()).unwrap();
-    let ids = rt.block_on(async {
-        let mut ids = Vec::new();
-        for p in bus.partitions(TOPIC).await.unwrap() {
-            let mut from = ReadFrom::Earliest;
-            loop {
-                let b = bus.read(TOPIC, p.partition, &from, 10_000).await.unwrap();
-                if b.records.is_empty() {
-                    break;
-                }
-                for r in &b.records {
-                    let v: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
-                    ids.push(v["event_id"].as_str().unwrap().to_owned());
-                }
-                from = b.next;
-            }
-        }
-        ids
-    });
+    let ids = rt.block_on(common::topic_event_ids(&bus, TOPIC));
     let unique: HashSet<&String> = ids.iter().collect();
     assert_eq!(ids.len() as u64, N, "records on the bus");
     assert_eq!(unique.len() as u64, N, "no event published twice");

@@ -11,9 +11,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use fp_bus::kinesis::{KinesisBus, KinesisConfig};
-use fp_bus::{EventBus, ReadFrom};
 use fp_substrate::testing::{PgSchema, host_port, missing, reachable, unique};
 use serde_json::Value;
+
+mod common;
+
+use common::ok;
 
 const PRID: &str = "platform_20260104T000000Z";
 const KEY: &str = "parity-wsp-key-91c2";
@@ -43,16 +46,6 @@ fn fp(data: &Path, profile: &Path, endpoint: &str) -> Command {
         .current_dir(data)
         .args(["--profile", profile.to_str().unwrap()]);
     cmd
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -206,26 +199,9 @@ fn the_binary_chain_streams_over_http_onto_kinesis_with_postgres_state() {
             "s3_flow_anchor_with_fraud_6B" => "fp.bus.context.flow_anchor.fraud.v1",
             other => panic!("unexpected output {other}"),
         };
-        let mut ids = HashSet::new();
-        let mut total = 0u64;
-        rt.block_on(async {
-            for p in bus.partitions(topic).await.unwrap() {
-                let mut from = ReadFrom::Earliest;
-                loop {
-                    let b = bus.read(topic, p.partition, &from, 5000).await.unwrap();
-                    if b.records.is_empty() {
-                        break;
-                    }
-                    for r in &b.records {
-                        let v: Value = serde_json::from_slice(&r.value).unwrap();
-                        assert_eq!(v["platform_run_id"], PRID);
-                        ids.insert(v["event_id"].as_str().unwrap().to_owned());
-                        total += 1;
-                    }
-                    from = b.next;
-                }
-            }
-        });
+        let all = rt.block_on(common::topic_event_ids(&bus, topic));
+        let total = all.len() as u64;
+        let ids: HashSet<String> = all.into_iter().collect();
         assert_eq!(total, rows(id), "{id}: records on Kinesis {topic}");
         assert_eq!(ids.len() as u64, total, "{id}: no event twice");
     }

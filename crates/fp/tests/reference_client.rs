@@ -5,6 +5,7 @@
 //! a DUPLICATE for the resend, and agree with the Rust recipe on the event id.
 #![allow(clippy::unwrap_used)]
 
+mod common;
 #[path = "../../fp-ingress/tests/common/ig.rs"]
 #[allow(dead_code)]
 mod ig;
@@ -12,8 +13,6 @@ mod ig;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use fp_rails::{Hex32, PlatformRunId};
-use fp_substrate::objects::{ObjectStoreConfig, Objects};
 use serde_json::{Value, json};
 
 const KEY: &str = "ref-client-key-7f3a";
@@ -70,26 +69,7 @@ fn a_reference_client_push_is_admitted_then_duplicate() {
     let data = dir.path();
     // A READY run, as SR leaves it, in the profile's object store.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let objects = Objects::open(&ObjectStoreConfig::local(data.join("objects"))).unwrap();
-        let prefix = objects.run_prefix(&PlatformRunId::parse(ig::PRID).unwrap());
-        let srid = Hex32::parse(ig::SRID).unwrap();
-        let facts = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../contracts/examples/run_facts_view.valid.json"),
-        )
-        .unwrap();
-        objects
-            .put_overwrite(&prefix.sr_run_facts_view(&srid), facts)
-            .await
-            .unwrap();
-        let status = json!({"run_id": ig::SRID, "state": "READY",
-            "updated_at_utc": "2026-01-01T00:00:00.000000Z", "record_ref": "x"});
-        objects
-            .put_overwrite(&prefix.sr_run_status(&srid), status.to_string())
-            .await
-            .unwrap();
-    });
+    rt.block_on(common::make_ready(data, ig::PRID, ig::SRID));
     // The local profile with API-key auth.
     let local = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/profiles/local.yaml"),

@@ -8,8 +8,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fp_bus::{EmbeddedBus, EmbeddedConfig, EventBus, ReadFrom};
+use fp_bus::{EmbeddedBus, EmbeddedConfig};
 use serde_json::Value;
+
+mod common;
+
+use common::{dir_size, ok};
 
 const PRID: &str = "platform_20260103T000000Z";
 
@@ -21,29 +25,6 @@ fn fp(data: &Path) -> Command {
         .env("PLATFORM_RUN_ID", PRID)
         .current_dir(data);
     cmd
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn dir_size(p: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else {
-        return 0;
-    };
-    rd.flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 #[test]
@@ -153,25 +134,9 @@ fn killed_stream_resumes_with_every_row_on_the_bus_once() {
             "fp.bus.context.flow_anchor.fraud.v1",
         ),
     ] {
-        let mut ids = HashSet::new();
-        let mut total = 0u64;
-        rt.block_on(async {
-            for p in bus.partitions(topic).await.unwrap() {
-                let mut from = ReadFrom::Earliest;
-                loop {
-                    let b = bus.read(topic, p.partition, &from, 5000).await.unwrap();
-                    if b.records.is_empty() {
-                        break;
-                    }
-                    for r in &b.records {
-                        let v: Value = serde_json::from_slice(&r.value).unwrap();
-                        ids.insert(v["event_id"].as_str().unwrap().to_owned());
-                        total += 1;
-                    }
-                    from = b.next;
-                }
-            }
-        });
+        let all = rt.block_on(common::topic_event_ids(&bus, topic));
+        let total = all.len() as u64;
+        let ids: HashSet<String> = all.into_iter().collect();
         assert_eq!(total, rows(output), "{output}: records on {topic}");
         assert_eq!(
             ids.len() as u64,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use fp_rails::TsUtc;
-use fp_rails::ids::engine_event_id;
+use fp_rails::ids::engine_event_id_of_strs;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -65,35 +65,16 @@ impl Framer {
         index: usize,
         row: u64,
     ) -> Result<Framed, WspError> {
-        let mut parts: Vec<String> = Vec::with_capacity(self.primary_key.len() + 5);
-        parts.push(self.output_id.clone());
+        let mut key = Vec::with_capacity(self.primary_key.len());
         for column in self.primary_key {
             match writer.py_str(column, index) {
-                Some(v) => parts.push(v),
-                None => {
-                    return Err(WspError::PrimaryKeyMissing {
-                        output_id: self.output_id.clone(),
-                        row,
-                        column,
-                    });
-                }
+                Some(v) => key.push(v),
+                None => return Err(self.key_missing(row, column)),
             }
         }
+        let event_id = self.event_id(key);
+        let ts = self.timestamp(row, writer.str_value("ts_utc", index))?;
         let p = &self.pins;
-        parts.push(p.manifest_fingerprint.clone());
-        parts.push(p.parameter_hash.clone());
-        parts.push(p.seed.to_string());
-        parts.push(p.scenario_id.clone());
-        let event_id = fp_rails::digest::sha256_hex(parts.join("|"));
-        let bad_ts = |detail: String| WspError::BadTimestamp {
-            output_id: self.output_id.clone(),
-            row,
-            detail,
-        };
-        let raw_ts = writer
-            .str_value("ts_utc", index)
-            .ok_or_else(|| bad_ts("no ts_utc string".into()))?;
-        let ts = TsUtc::normalize(raw_ts).map_err(|e| bad_ts(e.to_string()))?;
 
         let mut out = Vec::with_capacity(1024);
         // Field order and forms are those of `Envelope`'s serde derive (see `frame`).
@@ -110,7 +91,7 @@ impl Framer {
         };
         out.push(b'{');
         field(&mut out, true, "event_id");
-        string(&mut out, &event_id);
+        string(&mut out, event_id.as_str());
         field(&mut out, false, "event_type");
         string(&mut out, &self.output_id);
         field(&mut out, false, "schema_version");
@@ -162,6 +143,38 @@ impl Framer {
         })
     }
 
+    /// The reference event id of a row whose key columns rendered as `key`.
+    fn event_id(&self, key: Vec<String>) -> fp_rails::Hex64 {
+        let p = &self.pins;
+        engine_event_id_of_strs(
+            &self.output_id,
+            key,
+            Some(&p.manifest_fingerprint),
+            Some(&p.parameter_hash),
+            Some(p.seed),
+            Some(&p.scenario_id),
+        )
+    }
+
+    /// The row's `ts_utc`, normalised; a missing or unparseable one is a typed error.
+    fn timestamp(&self, row: u64, raw: Option<&str>) -> Result<TsUtc, WspError> {
+        let bad = |detail: String| WspError::BadTimestamp {
+            output_id: self.output_id.clone(),
+            row,
+            detail,
+        };
+        let raw = raw.ok_or_else(|| bad("no ts_utc string".into()))?;
+        TsUtc::normalize(raw).map_err(|e| bad(e.to_string()))
+    }
+
+    fn key_missing(&self, row: u64, column: &'static str) -> WspError {
+        WspError::PrimaryKeyMissing {
+            output_id: self.output_id.clone(),
+            row,
+            column,
+        }
+    }
+
     /// The output this framer frames.
     pub fn output_id(&self) -> &str {
         &self.output_id
@@ -172,34 +185,17 @@ impl Framer {
         let mut key = Vec::with_capacity(self.primary_key.len());
         for column in self.primary_key {
             match payload.get(*column) {
-                Some(v) if !v.is_null() => key.push(v.clone()),
-                _ => {
-                    return Err(WspError::PrimaryKeyMissing {
-                        output_id: self.output_id.clone(),
-                        row,
-                        column,
-                    });
-                }
+                Some(v) if !v.is_null() => key.push(fp_rails::ids::py_str(v)),
+                _ => return Err(self.key_missing(row, column)),
             }
         }
+        let event_id = self.event_id(key);
+        let raw_ts = match payload.get("ts_utc") {
+            Some(Value::String(s)) => Some(s.as_str()),
+            _ => None,
+        };
+        let ts = self.timestamp(row, raw_ts)?;
         let p = &self.pins;
-        let event_id = engine_event_id(
-            &self.output_id,
-            &key,
-            Some(&p.manifest_fingerprint),
-            Some(&p.parameter_hash),
-            Some(p.seed),
-            Some(&p.scenario_id),
-        );
-        let bad_ts = |detail: String| WspError::BadTimestamp {
-            output_id: self.output_id.clone(),
-            row,
-            detail,
-        };
-        let ts = match payload.get("ts_utc") {
-            Some(Value::String(s)) => TsUtc::normalize(s).map_err(|e| bad_ts(e.to_string()))?,
-            other => return Err(bad_ts(format!("expected a string, got {other:?}"))),
-        };
         let env = Envelope {
             event_id: event_id.as_str(),
             event_type: &self.output_id,
@@ -217,7 +213,11 @@ impl Framer {
             span_id: p.engine_release.as_deref(),
             payload,
         };
-        let bytes = serde_json::to_vec(&env).map_err(|e| bad_ts(e.to_string()))?;
+        let bytes = serde_json::to_vec(&env).map_err(|e| WspError::BadTimestamp {
+            output_id: self.output_id.clone(),
+            row,
+            detail: format!("envelope not serialisable: {e}"),
+        })?;
         Ok(Framed {
             row,
             ts_micros: ts.unix_micros(),

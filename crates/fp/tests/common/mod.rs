@@ -1,0 +1,78 @@
+//! Helpers shared by the binary's integration tests (each test file uses a part of them).
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use fp_bus::{EventBus, ReadFrom};
+use fp_rails::{Hex32, PlatformRunId};
+use fp_substrate::objects::{ObjectStoreConfig, Objects};
+
+/// Run `cmd`, fail the test with its stderr unless it succeeds; its stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Bytes under `p` (0 when absent); files vanishing while it walks count as empty (writers
+/// rename temporaries).
+pub fn dir_size(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The `event_id` of every record on `topic`, every partition, in partition order.
+pub async fn topic_event_ids(bus: &dyn EventBus, topic: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for p in bus.partitions(topic).await.unwrap() {
+        let mut from = ReadFrom::Earliest;
+        loop {
+            let b = bus.read(topic, p.partition, &from, 10_000).await.unwrap();
+            if b.records.is_empty() {
+                break;
+            }
+            for r in &b.records {
+                let v: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
+                ids.push(v["event_id"].as_str().unwrap().to_owned());
+            }
+            from = b.next;
+        }
+    }
+    ids
+}
+
+/// A READY scenario run `srid` of platform run `prid`, as SR leaves it (status + the example
+/// facts view) in the local object store under `data/objects`.
+pub async fn make_ready(data: &Path, prid: &str, srid: &str) {
+    let objects = Objects::open(&ObjectStoreConfig::local(data.join("objects"))).unwrap();
+    let prefix = objects.run_prefix(&PlatformRunId::parse(prid).unwrap());
+    let run = Hex32::parse(srid).unwrap();
+    let facts = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../contracts/examples/run_facts_view.valid.json"),
+    )
+    .unwrap();
+    objects
+        .put_overwrite(&prefix.sr_run_facts_view(&run), facts)
+        .await
+        .unwrap();
+    let status = serde_json::json!({"run_id": srid, "state": "READY",
+        "updated_at_utc": "2026-01-01T00:00:00.000000Z", "record_ref": "x"});
+    objects
+        .put_overwrite(&prefix.sr_run_status(&run), status.to_string())
+        .await
+        .unwrap();
+}
