@@ -108,40 +108,13 @@ fn the_binary_chain_streams_over_http_onto_kinesis_with_postgres_state() {
     std::fs::write(&profile, &parity).unwrap();
 
     // A world, sealed, with stream views; READY from SR on the Kinesis control bus.
-    let world = data.join("world");
-    let summary: Value = serde_json::from_str(&ok(fp(data, &profile, &endpoint).args([
-        "world",
-        "generate",
-        "--out",
-        world.to_str().unwrap(),
-        "--flows",
-        "1200",
-        "--days",
-        "2",
-        "--json",
-    ])))
-    .unwrap();
-    ok(fp(data, &profile, &endpoint).args(["oracle", "seal", world.to_str().unwrap()]));
-    ok(fp(data, &profile, &endpoint).args(["oracle", "stream-view", world.to_str().unwrap()]));
-    let request = serde_json::json!({
-        "run_equivalence_key": format!("parity-{prefix}"),
-        "manifest_fingerprint": summary["manifest_fingerprint"],
-        "parameter_hash": summary["parameter_hash"],
-        "seed": summary["seed"],
-        "scenario_id": summary["scenario_id"],
-        "engine_run_root": world.display().to_string(),
-        "traffic_mode": "fraud",
-    });
-    let req = data.join("request.json");
-    std::fs::write(&req, request.to_string()).unwrap();
-    let sr: Value = serde_json::from_str(&ok(fp(data, &profile, &endpoint).args([
-        "sr",
-        "run",
-        "--request",
-        req.to_str().unwrap(),
-    ])))
-    .unwrap();
-    assert_eq!(sr["state"], "READY", "{sr}");
+    let summary = common::ready_world(
+        || fp(data, &profile, &endpoint),
+        data,
+        &format!("parity-{prefix}"),
+        1200,
+        2,
+    );
 
     // The gate as a service, then WSP over HTTP.
     let mut child = fp(data, &profile, &endpoint)
@@ -168,16 +141,7 @@ fn the_binary_chain_streams_over_http_onto_kinesis_with_postgres_state() {
     assert_eq!(outcome["status"], "STREAMED", "{outcome}");
 
     // Every row on its Kinesis stream, once.
-    let rows = |id: &str| {
-        summary["outputs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["output_id"] == id)
-            .unwrap()["rows"]
-            .as_u64()
-            .unwrap()
-    };
+    let rows = |id: &str| common::rows_of(&summary, id);
     let bus = rt
         .block_on(KinesisBus::connect(KinesisConfig {
             endpoint: Some(endpoint.clone()),

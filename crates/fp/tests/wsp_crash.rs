@@ -31,40 +31,7 @@ fn fp(data: &Path) -> Command {
 fn killed_stream_resumes_with_every_row_on_the_bus_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let world = data.join("world");
-    let summary: Value = serde_json::from_str(&ok(fp(data).args([
-        "world",
-        "generate",
-        "--out",
-        world.to_str().unwrap(),
-        "--flows",
-        "4000",
-        "--days",
-        "3",
-        "--json",
-    ])))
-    .unwrap();
-    ok(fp(data).args(["oracle", "seal", world.to_str().unwrap()]));
-    ok(fp(data).args(["oracle", "stream-view", world.to_str().unwrap()]));
-    let request = serde_json::json!({
-        "run_equivalence_key": "wsp-crash",
-        "manifest_fingerprint": summary["manifest_fingerprint"],
-        "parameter_hash": summary["parameter_hash"],
-        "seed": summary["seed"],
-        "scenario_id": summary["scenario_id"],
-        "engine_run_root": world.display().to_string(),
-        "traffic_mode": "fraud",
-    });
-    let req = data.join("request.json");
-    std::fs::write(&req, request.to_string()).unwrap();
-    let sr: Value = serde_json::from_str(&ok(fp(data).args([
-        "sr",
-        "run",
-        "--request",
-        req.to_str().unwrap(),
-    ])))
-    .unwrap();
-    assert_eq!(sr["state"], "READY", "{sr}");
+    let summary = common::ready_world(|| fp(data), data, "wsp-crash", 4000, 3);
 
     // Stream with small batches and frequent checkpoints; kill once the bus has grown.
     let args = ["wsp", "run", "--batch", "200", "--flush-every", "200"];
@@ -75,12 +42,8 @@ fn killed_stream_resumes_with_every_row_on_the_bus_once() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
-    let bus_dir = data.join(".fp").join("bus");
-    let bus_dir = if bus_dir.exists() {
-        bus_dir
-    } else {
-        data.join("bus")
-    };
+    // The local profile keeps the event bus at $FP_DATA_DIR/bus.
+    let bus_dir = data.join("bus");
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("wsp finished ({status}) before it could be killed; make the world larger");
@@ -110,16 +73,7 @@ fn killed_stream_resumes_with_every_row_on_the_bus_once() {
     );
 
     // Every row of each streamed output is on its topic exactly once.
-    let rows = |id: &str| {
-        summary["outputs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["output_id"] == id)
-            .unwrap()["rows"]
-            .as_u64()
-            .unwrap()
-    };
+    let rows = |id: &str| common::rows_of(&summary, id);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let bus = EmbeddedBus::open(&bus_dir, EmbeddedConfig::default()).unwrap();
     for (output, topic) in [

@@ -76,3 +76,63 @@ pub async fn make_ready(data: &Path, prid: &str, srid: &str) {
         .await
         .unwrap();
 }
+
+/// With the CLI (`fp` commands made by `fp`): generate a world of `flows` flows over `days`
+/// days under `data/world`, seal it, build its stream views and run SR to READY on it
+/// (fraud mode, run key `key`). The generator's summary.
+pub fn ready_world(
+    fp: impl Fn() -> Command,
+    data: &Path,
+    key: &str,
+    flows: u64,
+    days: u32,
+) -> serde_json::Value {
+    let world = data.join("world");
+    let world_arg = world.to_str().unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&ok(fp().args([
+        "world",
+        "generate",
+        "--out",
+        world_arg,
+        "--flows",
+        &flows.to_string(),
+        "--days",
+        &days.to_string(),
+        "--json",
+    ])))
+    .unwrap();
+    ok(fp().args(["oracle", "seal", world_arg]));
+    ok(fp().args(["oracle", "stream-view", world_arg]));
+    let request = serde_json::json!({
+        "run_equivalence_key": key,
+        "manifest_fingerprint": summary["manifest_fingerprint"],
+        "parameter_hash": summary["parameter_hash"],
+        "seed": summary["seed"],
+        "scenario_id": summary["scenario_id"],
+        "engine_run_root": world.display().to_string(),
+        "traffic_mode": "fraud",
+    });
+    let req = data.join("request.json");
+    std::fs::write(&req, request.to_string()).unwrap();
+    let sr: serde_json::Value = serde_json::from_str(&ok(fp().args([
+        "sr",
+        "run",
+        "--request",
+        req.to_str().unwrap(),
+    ])))
+    .unwrap();
+    assert_eq!(sr["state"], "READY", "{sr}");
+    summary
+}
+
+/// Rows of `output_id` in a generator summary.
+pub fn rows_of(summary: &serde_json::Value, output_id: &str) -> u64 {
+    summary["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["output_id"] == output_id)
+        .unwrap()["rows"]
+        .as_u64()
+        .unwrap()
+}
