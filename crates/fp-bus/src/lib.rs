@@ -88,6 +88,19 @@ pub struct BusRecord {
     pub published_at_utc: TsUtc,
 }
 
+impl BusRecord {
+    /// This record's `eb_ref`, read from `partition` of `topic` on a bus with `kind` offsets.
+    pub fn eb_ref(&self, topic: &str, partition: u32, kind: OffsetKind) -> EbRef {
+        EbRef {
+            topic: topic.to_owned(),
+            partition,
+            offset: self.offset.clone(),
+            offset_kind: kind,
+            published_at_utc: Some(self.published_at_utc.clone()),
+        }
+    }
+}
+
 /// Where a read starts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ReadFrom {

@@ -913,13 +913,7 @@ impl IngestionGate {
                         let Some(row) = wanted.remove(key.as_str()) else {
                             continue;
                         };
-                        let eb_ref = EbRef {
-                            topic: topic.clone(),
-                            partition: part.partition,
-                            offset: rec.offset.clone(),
-                            offset_kind: self.bus.offset_kind(),
-                            published_at_utc: Some(rec.published_at_utc.clone()),
-                        };
+                        let eb_ref = rec.eb_ref(&topic, part.partition, self.bus.offset_kind());
                         let done = self.admitted_by_recovery(row, &env, rule, eb_ref);
                         self.index.resolve_admitted(done).await?;
                         report.admitted += 1;

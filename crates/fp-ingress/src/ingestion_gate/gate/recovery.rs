@@ -105,13 +105,7 @@ impl IngestionGate {
                         {
                             continue;
                         }
-                        let eb_ref = EbRef {
-                            topic: topic.clone(),
-                            partition: part.partition,
-                            offset: rec.offset.clone(),
-                            offset_kind: self.bus.offset_kind(),
-                            published_at_utc: Some(rec.published_at_utc.clone()),
-                        };
+                        let eb_ref = rec.eb_ref(&topic, part.partition, self.bus.offset_kind());
                         let row = in_flight_row(&claim_of(&c));
                         rows.push(self.admitted_by_recovery(row, &c.env, &c.rule, eb_ref));
                     }
