@@ -90,3 +90,51 @@ fn demo_reconciles_exactly_and_reuses_its_world() {
     assert!(!std::path::Path::new(&first_run).exists(), "old run pruned");
     assert!(std::path::Path::new(again["run_dir"].as_str().unwrap()).exists());
 }
+
+#[test]
+fn progress_is_a_bar_per_output_on_a_terminal_and_log_lines_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let fp = env!("CARGO_BIN_EXE_fp");
+    let demo_dir = dir.path().join("demo");
+    let args = format!(
+        "{fp} demo --flows 1500 --days 2 --data-dir {}",
+        demo_dir.display()
+    );
+    // Not a terminal: one summary line per output on stderr.
+    let (_, stderr) = demo(dir.path());
+    for id in ["s3_event_stream_with_fraud_6B", "arrival_events_5B"] {
+        assert!(
+            stderr.contains(&format!("{id}: ")) && stderr.contains(" sent in "),
+            "{stderr}"
+        );
+    }
+    // A terminal (a pty from util-linux `script`, when the machine has it): bars with
+    // counts, rate and ETA, one per output.
+    let Ok(out) = Command::new("script")
+        .args(["-qec", &args, "/dev/null"])
+        .env("FP_DATA_DIR", dir.path().join("data"))
+        .current_dir(dir.path())
+        .output()
+    else {
+        eprintln!("skipping the terminal half: `script` is not installed");
+        return;
+    };
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    for id in [
+        "s3_event_stream_with_fraud_6B",
+        "arrival_events_5B",
+        "s1_arrival_entities_6B",
+        "s3_flow_anchor_with_fraud_6B",
+    ] {
+        assert!(
+            screen.contains(&format!("{id} ")),
+            "no bar for {id}: {screen}"
+        );
+    }
+    assert!(screen.contains(" eta "), "{screen}");
+    assert!(
+        screen.contains("/1,500"),
+        "counts against the output's rows: {screen}"
+    );
+}
