@@ -84,7 +84,12 @@ pub(crate) async fn ingress_client(
 ) -> anyhow::Result<Arc<dyn IngressClient>> {
     Ok(match mode {
         IngressMode::InProcess => {
-            let gate = super::ig::open_gate(profile, Some(prid.as_str())).await?;
+            let gate = super::ig::open_gate(profile, Some(prid.as_str()))
+                .await
+                .context(
+                    "cannot run the gate in this process (if `fp ig serve` is running on this \
+                     data directory, stream to it with `fp wsp run --ingress http`)",
+                )?;
             Arc::new(InProcessIngress::new(Arc::new(gate), wsp_actor()))
         }
         IngressMode::Http => {
