@@ -8,6 +8,10 @@
 //! `FP_IG_BENCH_DIR` places the data (default: system temp dir).
 #![allow(clippy::unwrap_used)]
 
+// The allocator of the `fp` binary, so the figures stand for what users run.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/common/ig.rs"]
 #[allow(dead_code)]
 mod ig;

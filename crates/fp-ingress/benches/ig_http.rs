@@ -7,6 +7,10 @@
 //! `FP_IG_BENCH_BATCHES` (default 50 → 50,000 envelopes per phase).
 #![allow(clippy::unwrap_used)]
 
+// The allocator of the `fp` binary, so the figures stand for what users run.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/common/http.rs"]
 #[allow(dead_code)]
 mod http;

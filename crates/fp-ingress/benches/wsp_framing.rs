@@ -6,6 +6,10 @@
 //! runs under `cargo test`. `FP_WSP_BENCH_FLOWS` (default 100,000).
 #![allow(clippy::unwrap_used)]
 
+// The allocator of the `fp` binary, so the figures stand for what users run.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::Instant;
 
