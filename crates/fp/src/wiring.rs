@@ -38,6 +38,17 @@ pub struct OpenBus {
     pub counts: PartitionCounts,
 }
 
+/// Partitions per topic volume class of a bus wiring: high-volume topics get the profile's
+/// partition (shard) count; low-volume ones (control, audit, cases) one partition, so their
+/// facts keep a single total order.
+pub fn partition_counts(w: &BusWiring) -> PartitionCounts {
+    let high = match w {
+        BusWiring::Embedded { partitions, .. } => *partitions,
+        BusWiring::Kinesis { shards, .. } => *shards,
+    };
+    PartitionCounts { high, low: 1 }
+}
+
 /// Open the profile's event or control bus.
 pub async fn open_bus(profile: &ResolvedProfile, role: BusRole) -> anyhow::Result<OpenBus> {
     let wiring = match role {
@@ -49,19 +60,14 @@ pub async fn open_bus(profile: &ResolvedProfile, role: BusRole) -> anyhow::Resul
         BusRole::Control => "wiring.control_bus",
     };
     match wiring {
-        BusWiring::Embedded { root, partitions } => {
+        BusWiring::Embedded { root, .. } => {
             let root = PathBuf::from(root);
             let bus = EmbeddedBus::open(&root, EmbeddedConfig::default()).with_context(|| {
                 format!("cannot open the embedded bus at {} ({key})", root.display())
             })?;
-            // High-volume topics get the profile's partition count; low-volume ones (control,
-            // audit, cases) one partition, so their facts keep a single total order locally.
             Ok(OpenBus {
                 bus: Arc::new(bus),
-                counts: PartitionCounts {
-                    high: *partitions,
-                    low: 1,
-                },
+                counts: partition_counts(wiring),
             })
         }
         BusWiring::Kinesis {
@@ -86,10 +92,7 @@ pub async fn open_bus(profile: &ResolvedProfile, role: BusRole) -> anyhow::Resul
                 .with_context(|| format!("cannot connect to Kinesis ({key})"))?;
             Ok(OpenBus {
                 bus: Arc::new(bus),
-                counts: PartitionCounts {
-                    high: *shards,
-                    low: 1,
-                },
+                counts: partition_counts(wiring),
             })
         }
     }

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use fp_bus::topics::PartitionCounts;
 use fp_bus::{EmbeddedBus, EmbeddedConfig, EventBus};
 use fp_ingress::ingestion_gate::{IgPolicy, InProcessIngress};
 use fp_ingress::stream_producer::{
@@ -262,10 +261,7 @@ async fn stream(
     }
 
     // IG in process on the run's event bus; WSP consumes READY and streams through it.
-    let counts = PartitionCounts {
-        high: partitions(profile),
-        low: 1,
-    };
+    let counts = wiring::partition_counts(&profile.profile.wiring.event_bus);
     let opened = OpenBus {
         bus: Arc::clone(&bus),
         counts,
@@ -274,12 +270,7 @@ async fn stream(
         super::ig::gate_on(profile, prid.clone(), objects.clone(), sql.clone(), opened).await?;
     let client = Arc::new(InProcessIngress::new(
         Arc::new(gate),
-        fp_rails::contracts::ingestion::Actor {
-            actor_id: "SYSTEM::world_stream_producer".into(),
-            source_type: fp_rails::contracts::common::ActorSourceType::System,
-            auth_mode: Some("in_process".into()),
-            principal: Some("world_stream_producer".into()),
-        },
+        super::wsp::wsp_actor(),
     ));
     let state = WspState::open(sql.clone()).await?;
     let progress: Arc<dyn Progress> = Arc::new(StreamProgress::new(quiet));
@@ -362,13 +353,6 @@ async fn topic_records(bus: &Arc<dyn EventBus>, topic: &str) -> anyhow::Result<u
         n += end.saturating_sub(start);
     }
     Ok(n)
-}
-
-fn partitions(profile: &ResolvedProfile) -> u32 {
-    match &profile.profile.wiring.event_bus {
-        fp_substrate::profile::BusWiring::Embedded { partitions, .. } => *partitions,
-        fp_substrate::profile::BusWiring::Kinesis { shards, .. } => *shards,
-    }
 }
 
 fn round3(x: f64) -> f64 {

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use fp_ingress::ingestion_gate::{HttpIngress, InProcessIngress};
 use fp_ingress::stream_producer::{
     EngineRootResolver, ModeSelection, PlanChecks, Progress, ReadyConsumer, ReadyOutcome, Speed,
-    WorldStreamProducer, WspConfig, WspError, WspState,
+    WorldStreamProducer, WspConfig, WspError, WspState, local_engine_roots,
 };
 use fp_rails::PlatformRunId;
 use fp_rails::contracts::common::ActorSourceType;
@@ -115,7 +115,7 @@ pub(crate) async fn ingress_client(
 }
 
 /// Who WSP is when it calls the gate in process (over HTTP the gate derives it from the key).
-fn wsp_actor() -> Actor {
+pub(crate) fn wsp_actor() -> Actor {
     Actor {
         actor_id: "SYSTEM::world_stream_producer".into(),
         source_type: ActorSourceType::System,
@@ -183,8 +183,7 @@ fn engine_roots(profile: &ResolvedProfile) -> EngineRootResolver {
             cfg.url = root.to_owned();
             Ok((Objects::open(&cfg)?, String::new()))
         } else {
-            let cfg = fp_substrate::objects::ObjectStoreConfig::local(root);
-            Ok((Objects::open(&cfg).map_err(WspError::from)?, String::new()))
+            local_engine_roots()(root)
         }
     })
 }
