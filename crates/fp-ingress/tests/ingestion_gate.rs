@@ -7,7 +7,7 @@ mod common;
 
 use common::ig::*;
 use fp_bus::ReadFrom;
-use fp_ingress::ingestion_gate::{IngestionGate, Lookup, LookupHit, Outcome, Submission};
+use fp_ingress::ingestion_gate::{IngestionGate, Lookup, LookupHit, Outcome, Submission, audit};
 use fp_rails::contracts::Contract;
 use fp_rails::contracts::ingestion::{IgDecision, IngestionReceipt, QuarantineRecord};
 use fp_substrate::testing::PgSchema;
@@ -452,9 +452,102 @@ mod parity {
     }
 }
 
+/// Audit records of one event type on `fp.bus.audit.v1`, their payloads checked against the
+/// contract.
+async fn audit_payloads(h: &Harness, event_type: &str, schema: &str) -> Vec<Value> {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../contracts/ig_audit")
+                .join(schema),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut out = Vec::new();
+    for p in h.bus.partitions(audit::AUDIT_TOPIC).await.unwrap() {
+        let b = h
+            .bus
+            .read(audit::AUDIT_TOPIC, p.partition, &ReadFrom::Earliest, 1000)
+            .await
+            .unwrap();
+        for r in b.records {
+            let env: Value = serde_json::from_slice(&r.value).unwrap();
+            if env["event_type"] != event_type {
+                continue;
+            }
+            // The reference's event id recipe, recomputed here from the fields.
+            let id = fp_rails::digest::sha256_hex(format!(
+                "{event_type}:{}:{}",
+                env["ts_utc"].as_str().unwrap(),
+                fp_rails::canonical::cj(&env["payload"])
+            ));
+            assert_eq!(env["event_id"], id);
+            assert_eq!(env["manifest_fingerprint"], "0".repeat(64));
+            let errors: Vec<String> = validator
+                .iter_errors(&env["payload"])
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{event_type}: {errors:?}");
+            out.push(env["payload"].clone());
+        }
+    }
+    out
+}
+
+async fn audit_events_on_activation_and_spike(h: Harness) {
+    h.make_ready("READY").await;
+    let mut cfg = h.config();
+    cfg.quarantine_spike = audit::SpikePolicy {
+        threshold: 3,
+        window: std::time::Duration::from_secs(3600),
+    };
+    let digest = cfg.policy.policy_rev().content_digest.clone().unwrap();
+    let gate = h.gate_with(cfg.clone()).await;
+    let activations = audit_payloads(&h, audit::POLICY_ACTIVATION, ACTIVATION_SCHEMA).await;
+    assert_eq!(activations.len(), 1, "{activations:?}");
+    assert_eq!(activations[0]["content_digest"], digest.as_str());
+    assert_eq!(activations[0]["policy_id"], "ig_policy");
+    // Restarting with the same policy activates nothing new.
+    drop(gate);
+    let gate = h.gate_with(cfg).await;
+    assert_eq!(
+        audit_payloads(&h, audit::POLICY_ACTIVATION, ACTIVATION_SCHEMA)
+            .await
+            .len(),
+        1
+    );
+    // Below the threshold: no spike; admissions are not counted.
+    admit_raw(&gate, bytes(&traffic_envelope(1))).await;
+    for n in 0..2 {
+        let q = admit_raw(&gate, format!("not json {n}")).await;
+        assert_eq!(reason(&q), "ENVELOPE_INVALID");
+    }
+    assert!(
+        audit_payloads(&h, audit::QUARANTINE_SPIKE, SPIKE_SCHEMA)
+            .await
+            .is_empty()
+    );
+    // The third within the window is a spike, reported once however many follow.
+    let batch: Vec<Submission> = (0..5)
+        .map(|n| Submission::anonymous(format!("still not json {n}")))
+        .collect();
+    gate.admit_batch(batch).await.unwrap();
+    admit_raw(&gate, "one more").await;
+    let spikes = audit_payloads(&h, audit::QUARANTINE_SPIKE, SPIKE_SCHEMA).await;
+    assert_eq!(spikes.len(), 1, "{spikes:?}");
+    assert_eq!(spikes[0]["quarantine_count"], 7);
+    assert_eq!(spikes[0]["window_seconds"], 3600);
+}
+
+const ACTIVATION_SCHEMA: &str = "ig_policy_activation.schema.json";
+const SPIKE_SCHEMA: &str = "ig_quarantine_spike.schema.json";
+
 on_backends!(
     admission_and_duplicates,
     bad_inputs_are_quarantined_with_evidence,
     run_not_ready_then_ready,
     restart_settles_in_flight_rows,
+    audit_events_on_activation_and_spike,
 );

@@ -15,6 +15,7 @@ use fp_rails::{EbRef, Hex64, PlatformRunId, TsUtc};
 use fp_substrate::objects::{ObjectError, Objects};
 use serde::Serialize;
 
+use super::audit::{IgAudit, SpikePolicy};
 use super::check::{self, Candidate, Checked, LooseEnvelope, Refusal};
 use super::error::{IgError, ReasonCode, RetryCode};
 use super::health::{Dependency, Health, HealthReport, HealthState};
@@ -46,6 +47,8 @@ pub struct GateConfig {
     pub inflight_wait: Duration,
     /// Release and environment stamped on receipts.
     pub stamp: Stamp,
+    /// When quarantines are a spike worth an `ig.quarantine.spike` audit event.
+    pub quarantine_spike: SpikePolicy,
 }
 
 impl GateConfig {
@@ -61,6 +64,7 @@ impl GateConfig {
                 service_release_id: format!("fp-ingress/{}", env!("CARGO_PKG_VERSION")),
                 environment: None,
             },
+            quarantine_spike: SpikePolicy::default(),
         }
     }
 }
@@ -143,6 +147,7 @@ pub struct IngestionGate {
     objects: Objects,
     scope: RunScope,
     health: Arc<Health>,
+    audit: IgAudit,
 }
 
 impl std::fmt::Debug for IngestionGate {
@@ -187,7 +192,13 @@ impl IngestionGate {
                 });
             }
         }
+        let audit = IgAudit::new(
+            Arc::clone(&bus),
+            &cfg.policy.policy_rev().policy_id,
+            cfg.quarantine_spike,
+        );
         let gate = Self {
+            audit,
             scope: RunScope::new(objects.clone()),
             cfg,
             schemas,
@@ -580,6 +591,7 @@ impl IngestionGate {
 
         // Quarantines: raw bytes by digest, the record, the receipt.
         let mut quarantines = Vec::new();
+        let quarantined = refusals.len() as u64;
         for (i, r) in refusals {
             let (receipt, entry) = self.quarantine(&r, &received_at, &actors[i]).await?;
             count(&mut counts, &receipt, r.reason.as_str());
@@ -605,6 +617,8 @@ impl IngestionGate {
             self.health.failed(Dependency::Index);
             return Err(e);
         }
+        // Counted once durable: a spike describes verdicts that stand.
+        self.audit.quarantined(quarantined).await;
         for p in placed {
             outcomes[p.index] = Some(Outcome::Decided {
                 decision: p.receipt.decision,
@@ -809,6 +823,7 @@ impl IngestionGate {
         if current.as_ref() != Some(rev) {
             let bytes = serde_json::to_vec(rev).unwrap_or_default();
             self.objects.put_overwrite(&path, bytes).await?;
+            self.audit.policy_activated(rev, &TsUtc::now()).await;
             tracing::info!(
                 revision = %rev.revision,
                 digest = %rev.content_digest.as_ref().map(|d| d.as_str()).unwrap_or(""),

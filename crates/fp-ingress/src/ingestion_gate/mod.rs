@@ -10,6 +10,7 @@
 //! [`check`] (stateless stage), [`scope`] (run scope), [`index`] (admission index),
 //! [`receipts`], [`health`], [`gate`] (the pipeline).
 
+pub mod audit;
 pub mod batcher;
 pub mod check;
 pub mod client;
