@@ -1,0 +1,1 @@
+//! Context Store + FlowBinding (contracts §12.3).
