@@ -12,7 +12,7 @@
 //! canonical order, `(ts_utc, topic, partition, offset)`, applies each batch in one SQL
 //! transaction with its dedupe rows and checkpoint, and persists what the cores export; the
 //! cores therefore never do I/O, never read a clock and never iterate a hash map into an
-//! output (docs/decisions/0011-online-feature-cores.md).
+//! output (docs/decisions/0012-online-feature-cores.md).
 
 pub mod csfb;
 pub mod duration;

@@ -43,7 +43,7 @@ pub struct GroupRef {
 }
 
 /// A feature request: the contract's fields plus `current_amount`, the amount of the event
-/// being decided (used only by `amount_to_mean_ratio_*`; decision 0011).
+/// being decided (used only by `amount_to_mean_ratio_*`; decision 0012).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureRequest {

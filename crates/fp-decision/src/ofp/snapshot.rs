@@ -107,7 +107,7 @@ pub struct FeatureSnapshot {
     pub eb_offset_basis: EbOffsetBasis,
     /// Six pins.
     pub pins: ContextPins,
-    /// Equal to `as_of_time_utc`: a snapshot never reads a clock (decision 0011).
+    /// Equal to `as_of_time_utc`: a snapshot never reads a clock (decision 0012).
     pub created_at_utc: TsUtc,
     /// As-of time.
     pub as_of_time_utc: TsUtc,

@@ -18,7 +18,7 @@ use super::state::{EntityState, WindowAgg};
 use crate::entity::{EntityKeys, KeyType};
 use crate::fasthash::IdMap;
 
-/// Micro-units per major unit: amounts are kept as exact integers (decision 0011).
+/// Micro-units per major unit: amounts are kept as exact integers (decision 0012).
 pub const AMOUNT_SCALE: f64 = 1_000_000.0;
 
 /// Largest absolute amount accepted (major units): keeps every sum far inside `i128` and
@@ -233,7 +233,7 @@ impl OnlineFeatures {
     }
 
     /// Apply one traffic event with the entity keys its flow binding resolved. Records must
-    /// come in canonical order; the only disorder handled is lateness (decision 0011).
+    /// come in canonical order; the only disorder handled is lateness (decision 0012).
     pub fn apply(
         &mut self,
         event: &TrafficEvent,
