@@ -9,8 +9,8 @@
 pub mod scenario_runner;
 
 pub use scenario_runner::{
-    ReemitKind, ReemitOutcome, RunOutcome, RunRequest, RunState, ScenarioRunner, SrConfig, SrError,
-    SrPolicy, TrafficMode,
+    BusOpener, ReemitKind, ReemitOutcome, RunOutcome, RunRequest, RunState, ScenarioRunner,
+    SrConfig, SrError, SrPolicy, TrafficMode,
 };
 
 pub mod ingestion_gate;

@@ -161,8 +161,10 @@ impl Platform {
                 generate: None,
                 traffic_mode: TrafficMode::Fraud,
                 output_ids: None,
+                requested_strategy: None,
                 request_id: None,
                 invoker: None,
+                notes: None,
             })
             .await
             .expect("sr run");

@@ -14,7 +14,10 @@ use fp_rails::contracts::rtdl::{
     ActionIntent, ActionOutcome, AuditRecord, DecisionResponse, DegradePosture, EbOffsetBasis,
     GraphVersion,
 };
-use fp_rails::contracts::scenario_runner::{RunFactsView, RunReadySignal};
+use fp_rails::contracts::scenario_runner::{
+    ControlMessage, InstanceReceipt, RunFactsView, RunPlan, RunQuarantine, RunReadySignal,
+    RunRecordEvent, RunRequest, RunStatus, RunTerminalSignal,
+};
 use fp_rails::contracts::{
     COMMON_SCHEMA, Contract, ContractError, SCHEMA_NAMES, schema_id, schema_text,
 };
@@ -44,6 +47,14 @@ fn typed() -> Vec<(&'static str, RoundTrip)> {
         entry::<EbRef>(),
         entry::<RunFactsView>(),
         entry::<RunReadySignal>(),
+        entry::<RunRequest>(),
+        entry::<RunPlan>(),
+        entry::<RunRecordEvent>(),
+        entry::<RunStatus>(),
+        entry::<RunTerminalSignal>(),
+        entry::<ControlMessage>(),
+        entry::<InstanceReceipt>(),
+        entry::<RunQuarantine>(),
         entry::<IngestionReceipt>(),
         entry::<QuarantineRecord>(),
         entry::<DecisionResponse>(),
@@ -186,6 +197,7 @@ const OPEN_MAPS: &[&str] = &[
     "outcome_payload",
     "trigger_payload",
     "label_payload",
+    "details",
 ];
 
 fn lint(node: &Value, path: &str, problems: &mut Vec<String>) {

@@ -104,7 +104,7 @@ pub fn collect(
     let bytes = match fs::read(&receipt_path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Reason::failed(
+            return Err(Reason::absent(
                 state::RUN_RECEIPT_MISSING,
                 receipt_rel,
                 format!("no run receipt under `{root_str}`"),
@@ -167,7 +167,8 @@ pub fn collect(
         };
         let digest = gates::verify_gate(run_root, g, mf).map_err(|f| {
             if f.reason.starts_with("missing") {
-                Reason::failed(state::GATE_EVIDENCE_MISSING, f.path, f.reason)
+                // Absent, not wrong: the engine may still be writing it (WAITING_EVIDENCE).
+                Reason::absent(state::GATE_EVIDENCE_MISSING, f.path, f.reason)
             } else {
                 Reason::quarantined(state::GATE_DIGEST_MISMATCH, f.path, f.reason)
             }
@@ -222,11 +223,12 @@ pub fn collect(
         let rel = spec.file_path(&id, 0);
         let file: PathBuf = run_root.join(&rel);
         let bytes = fs::read(&file).map_err(|e| {
-            Reason::failed(
-                state::OUTPUT_MISSING,
-                rel.clone(),
-                format!("output `{output_id}`: {e}"),
-            )
+            let detail = format!("output `{output_id}`: {e}");
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Reason::absent(state::OUTPUT_MISSING, rel.clone(), detail)
+            } else {
+                Reason::failed(state::OUTPUT_MISSING, rel.clone(), detail)
+            }
         })?;
         let digest = ContentDigest::of(&bytes);
         if !lists.contains_key(spec.segment) {
@@ -286,16 +288,24 @@ fn digest_list(
         ));
     };
     let rel = format!("{}/{name}", g.bundle_dir(mf));
-    let v: Value = fs::read(run_root.join(&rel))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| {
-            Reason::failed(
+    let bytes = fs::read(run_root.join(&rel)).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Reason::absent(
                 state::GATE_EVIDENCE_MISSING,
                 rel.clone(),
-                "output digest list missing or not JSON",
+                "output digest list absent",
             )
-        })?;
+        } else {
+            Reason::failed(state::GATE_EVIDENCE_MISSING, rel.clone(), e.to_string())
+        }
+    })?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Reason::quarantined(
+            state::GATE_DIGEST_MISMATCH,
+            rel.clone(),
+            format!("output digest list is not JSON: {e}"),
+        )
+    })?;
     let listed = v
         .get("outputs")
         .and_then(Value::as_array)

@@ -110,7 +110,7 @@ pub fn build(input: &FactsInput<'_>, evidence: &Evidence) -> RunFactsView {
         &values(input.instance_receipts),
         &serde_json::to_value(input.policy_rev).unwrap_or_default(),
     );
-    let traffic = r.traffic_mode.traffic_output();
+    let traffic = super::request::traffic_output(r.traffic_mode);
     let output_roles: BTreeMap<String, String> = input
         .intended_outputs
         .iter()
@@ -160,9 +160,10 @@ pub fn build(input: &FactsInput<'_>, evidence: &Evidence) -> RunFactsView {
             oracle_root: None,
             engine_release: None,
         }),
-        // The contract has no field for these yet; notes keep them on the join surface.
+        // The contract has no field for these (the reference's facts view is closed); notes
+        // keep them on the join surface, read back with `RunFactsView::traffic_delivery_mode`.
         evidence_notes: Some(vec![
-            format!("traffic_delivery_mode={TRAFFIC_DELIVERY_MODE}"),
+            RunFactsView::traffic_delivery_mode_note(TRAFFIC_DELIVERY_MODE),
             format!("traffic_mode={}", r.traffic_mode.as_str()),
             format!("engine_run_id={}", evidence.engine_run_id),
         ]),

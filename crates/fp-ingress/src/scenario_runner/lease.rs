@@ -3,8 +3,11 @@
 //!
 //! Each claim is a single statement (`INSERT ... ON CONFLICT DO NOTHING`, or an `UPDATE`
 //! guarded by owner/expiry), so it is atomic on SQLite and PostgreSQL alike, across tasks and
-//! processes. A lease expires so a crashed leader does not block its run forever.
+//! processes. A lease expires so a crashed leader does not block its run forever; a live
+//! leader keeps it with a [`LeaseKeeper`].
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fp_substrate::sql::{Migration, SqlError, SqlStore, SqlValue};
@@ -116,4 +119,50 @@ pub async fn release(sql: &SqlStore, run_id: &str, owner: &str) -> Result<(), Sq
         Ok(())
     })
     .await
+}
+
+/// Keeps a held lease alive: renews it every third of its ttl while the leader works (a
+/// 1M-flow world verifies for longer than a short ttl; waiting for evidence can take the whole
+/// evidence deadline). If a renewal finds the lease taken over, [`LeaseKeeper::held`] turns
+/// false and the leader stops before writing anything further. Dropping it stops renewing.
+#[derive(Debug)]
+pub struct LeaseKeeper {
+    lost: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LeaseKeeper {
+    /// Start renewing `owner`'s lease on `run_id` (already acquired) for `ttl` at a time.
+    pub fn start(sql: SqlStore, run_id: String, owner: String, ttl: Duration) -> Self {
+        let lost = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&lost);
+        let every = (ttl / 3).max(Duration::from_millis(10));
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match try_acquire(&sql, &run_id, &owner, ttl).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(%run_id, %owner, "SR lease taken over; stopping");
+                        flag.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    // A failed renewal is retried; the lease lasts `ttl` from the last success.
+                    Err(e) => tracing::warn!(%run_id, error = %e, "SR lease renewal failed"),
+                }
+            }
+        });
+        Self { lost, task }
+    }
+
+    /// True while no other owner has taken the lease over.
+    pub fn held(&self) -> bool {
+        !self.lost.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

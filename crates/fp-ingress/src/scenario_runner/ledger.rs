@@ -14,51 +14,16 @@
 
 use bytes::Bytes;
 use fp_rails::hexid::Hex32;
-use fp_rails::{Hex64, TsUtc, ids};
+use fp_rails::{TsUtc, ids};
 use fp_substrate::objects::{ObjectError, Objects, PutOutcome, RunPrefix};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::SrError;
 use super::state::RunState;
 
-/// One line of the run record. Needs a JSON Schema (`run_record_event`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunRecordEvent {
-    /// `sha256(CJ-SR({event_kind, run_id, details}))`.
-    pub event_id: Hex64,
-    /// e.g. `RUN_ACCEPTED`, `READY_PUBLISHED`.
-    pub event_kind: String,
-    /// SR run id.
-    pub run_id: Hex32,
-    /// When it was recorded (not part of the id).
-    pub ts_utc: TsUtc,
-    /// Open details.
-    pub details: Value,
-}
-
-/// The run status document (`sr/run_status/{run_id}.json`, the one mutable SR object).
-/// Needs a JSON Schema (`run_status`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunStatus {
-    /// SR run id.
-    pub run_id: Hex32,
-    /// Current state.
-    pub state: RunState,
-    /// When the state was set.
-    pub updated_at_utc: TsUtc,
-    /// The run record.
-    pub record_ref: String,
-    /// Why the run failed or was quarantined.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason_code: Option<String>,
-    /// The facts view (READY only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub facts_view_ref: Option<String>,
-}
+pub use fp_rails::contracts::scenario_runner::{RunRecordEvent, RunStatus};
 
 /// A write-once put that met different bytes.
 #[derive(Debug)]
@@ -181,7 +146,13 @@ impl Ledger {
     /// appended. See the module docs for why this is safe without store-side append.
     pub async fn record(&self, event_kind: &str, details: Value) -> Result<bool, SrError> {
         let path = self.record_ref();
-        let event_id = ids::sr_record_event_id(event_kind, &self.run_id, &details);
+        let details = match details {
+            Value::Object(m) => m,
+            // Details are always an object on the wire; a bare value is kept under `value`.
+            other => Map::from_iter([("value".to_owned(), other)]),
+        };
+        let event_id =
+            ids::sr_record_event_id(event_kind, &self.run_id, &Value::Object(details.clone()));
         let existing = self.get_opt(&path).await?.unwrap_or_default();
         let events = parse_events(&path, &existing)?;
         if events.iter().any(|e| e.event_id == event_id) {
@@ -193,6 +164,7 @@ impl Ledger {
             run_id: self.run_id.clone(),
             ts_utc: TsUtc::now(),
             details,
+            policy_rev: None,
         };
         let mut out = existing.to_vec();
         out.extend(encode(&event)?);

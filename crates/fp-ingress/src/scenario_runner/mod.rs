@@ -6,12 +6,13 @@
 //!
 //! 1. [`request`]: validate the [`RunRequest`]; `scenario_run_id = H32("sr_run|" + key)`;
 //!    the equivalence registry ([`lease`]) refuses the same key with another intent;
-//! 2. [`lease`]: one leader per run id (a SQL lease row); a follower waits for the leader's
-//!    terminal state and answers with it;
+//! 2. [`lease`]: one leader per run id (a SQL lease row, renewed while the leader works); a
+//!    follower waits for the leader's terminal state and answers with it;
 //! 3. [`plan`]: the write-once run plan (`PLAN_DRIFT` on different bytes);
 //! 4. engine: reuse the run root on evidence, or invoke the stand-in generator when it does not
 //!    exist and the request says "generate it"; never a scan for "latest";
-//! 5. [`evidence`]: run receipt identity, all 10 gates recomputed by `fp_world`'s verifier,
+//! 5. [`evidence`]: absent evidence is waited for (WAITING_EVIDENCE) until the plan's
+//!    deadline, then `EVIDENCE_MISSING_DEADLINE`; run receipt identity, all 10 gates recomputed by `fp_world`'s verifier,
 //!    every requested output located with its content digest and proven against its gate
 //!    bundle's digest list; instance proof receipts written once to SR's prefix
 //!    (`INSTANCE_RECEIPT_DRIFT` when a previous observation of the same instance differs);
@@ -23,6 +24,7 @@
 //! failures are terminal (`FAILED` or `QUARANTINED`) with a reason code and the evidence
 //! that failed.
 
+pub mod audit;
 pub mod evidence;
 pub mod facts;
 pub mod lease;
@@ -35,17 +37,21 @@ pub mod state;
 
 use thiserror::Error;
 
+pub use fp_rails::contracts::scenario_runner::TrafficDeliveryMode;
+
+pub use audit::{LedgerReport, SrSchemas, check_ledger};
 pub use ledger::{RunRecordEvent, RunStatus};
 pub use plan::{RunPlan, Strategy};
 pub use ready::{ControlMessage, ReemitKind, ReemitOutcome, RunTerminalSignal};
 pub use request::{RunRequest, TrafficMode};
-pub use runner::{RunOutcome, ScenarioRunner, SrConfig, SrPolicy};
+pub use runner::{BusOpener, RunOutcome, ScenarioRunner, SrConfig, SrPolicy};
 pub use state::{Reason, RunState};
 
 /// How the WSP and IG share the traffic of a READY run: WSP pushes every traffic event to IG
 /// and IG never pulls from the engine world, so a run is ingested exactly once. Stamped into
-/// the facts view's `evidence_notes` (the contract has no field for it yet).
-pub const TRAFFIC_DELIVERY_MODE: &str = "WSP_PUSH";
+/// the facts view's `evidence_notes` (the reference's closed facts view has no field for it;
+/// decision 0011) and read back with `RunFactsView::traffic_delivery_mode`.
+pub const TRAFFIC_DELIVERY_MODE: TrafficDeliveryMode = TrafficDeliveryMode::WspPush;
 
 /// What can stop the Scenario Runner from answering at all. A run that fails on evidence is
 /// not an error: it is a [`RunOutcome`] in state `FAILED` or `QUARANTINED`.
@@ -82,6 +88,16 @@ pub enum SrError {
         /// Why.
         detail: String,
     },
+    /// This process's lease on the run was taken over (it could not renew it in time), so it
+    /// stopped before writing anything further; the new leader finishes the run.
+    #[error("run {run_id}: lease lost to another Scenario Runner; it finishes the run")]
+    LeaseLost {
+        /// Run.
+        run_id: String,
+    },
+    /// The control bus could not be opened.
+    #[error("cannot open the control bus: {0}")]
+    ControlBus(String),
     /// Another leader holds the run and did not finish in time.
     #[error("run {run_id} is being executed by another Scenario Runner (lease held); retry later")]
     LeaseBusy {

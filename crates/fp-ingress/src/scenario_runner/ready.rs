@@ -10,7 +10,7 @@ use fp_rails::canonical::cj_sr;
 use fp_rails::hexid::Hex32;
 use fp_rails::{EbRef, Hex64, TsUtc, ids};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::SrError;
 use super::state::RunState;
@@ -27,46 +27,9 @@ pub enum ReemitKind {
     Both,
 }
 
-/// Terminal signal of a FAILED or QUARANTINED run. Needs a JSON Schema
-/// (`run_terminal_signal`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunTerminalSignal {
-    /// SR run id.
-    pub run_id: Hex32,
-    /// `FAILED` or `QUARANTINED`.
-    pub status_state: RunState,
-    /// The run status.
-    pub status_ref: String,
-    /// The run record.
-    pub record_ref: String,
-    /// `sha256("terminal|run_id|state|" + sha256(CJ-SR(run_status)))`.
-    pub reemit_key: Hex64,
-    /// Reason (at most 256).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason_code: Option<String>,
-    /// When emitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub emitted_at_utc: Option<TsUtc>,
-}
-
-/// The §7.4 wrapper. Encoded as CJ-SR (sorted keys).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ControlMessage {
-    /// Always `fp.bus.control.v1`.
-    pub topic: String,
-    /// Dedupe id (READY: the READY message id; terminal: the re-emit key).
-    pub message_id: Hex64,
-    /// Publish time (transport metadata: not part of the id).
-    pub published_at_utc: TsUtc,
-    /// `{kind: READY|READY_REEMIT|TERMINAL_REEMIT, run_id, state?}`.
-    pub attributes: Value,
-    /// The run id.
-    pub partition_key: String,
-    /// `RunReadySignal` or `RunTerminalSignal`.
-    pub payload: Value,
-}
+pub use fp_rails::contracts::scenario_runner::{
+    ControlAttributes, ControlKind, ControlMessage, RunTerminalSignal,
+};
 
 /// What a re-emit published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,23 +52,28 @@ pub async fn ensure_control_topic(bus: &Arc<dyn EventBus>) -> Result<(), SrError
 }
 
 /// Publish one control message for `run_id`; returns its `eb_ref`.
-pub async fn publish(
+pub async fn publish<T: Serialize>(
     bus: &Arc<dyn EventBus>,
     run_id: &Hex32,
-    kind: &str,
+    kind: ControlKind,
     state: Option<RunState>,
     message_id: &Hex64,
-    payload: Value,
+    payload: &T,
 ) -> Result<EbRef, SrError> {
-    let mut attributes = json!({"kind": kind, "run_id": run_id.as_str()});
-    if let (Some(s), Some(map)) = (state, attributes.as_object_mut()) {
-        map.insert("state".into(), Value::String(s.as_str().to_owned()));
-    }
+    let payload = match serde_json::to_value(payload) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return Err(SrError::Internal("control payload is not an object".into())),
+        Err(e) => return Err(SrError::Internal(format!("encode control payload: {e}"))),
+    };
     let message = ControlMessage {
         topic: CONTROL.to_owned(),
         message_id: message_id.clone(),
         published_at_utc: TsUtc::now(),
-        attributes,
+        attributes: ControlAttributes {
+            kind,
+            run_id: run_id.clone(),
+            state,
+        },
         partition_key: run_id.to_string(),
         payload,
     };

@@ -8,14 +8,18 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fp_bus::EventBus;
 use fp_rails::contracts::Contract;
-use fp_rails::contracts::scenario_runner::{RunFactsView, RunReadySignal};
+use fp_rails::contracts::scenario_runner::{
+    ControlKind, RunFactsView, RunQuarantine, RunReadySignal, Strategy,
+};
 use fp_rails::hexid::Hex32;
 use fp_rails::{Hex64, PlatformRunId, PolicyRev, TsUtc, ids};
 use fp_substrate::objects::Objects;
 use fp_substrate::sql::SqlStore;
 use fp_world::GenerateOptions;
+use futures::future::BoxFuture;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use tokio::sync::OnceCell;
 
 use super::SrError;
 use super::evidence::{self, Evidence};
@@ -24,7 +28,7 @@ use super::lease;
 use super::ledger::Ledger;
 use super::plan::{self, RunPlan};
 use super::ready::{self, ReemitKind, ReemitOutcome, RunTerminalSignal};
-use super::request::RunRequest;
+use super::request::{self, RunRequest};
 use super::state::{self, Reason, RunState};
 
 /// The SR policy (outcome-affecting; its digest is the run config digest).
@@ -34,18 +38,22 @@ pub struct SrPolicy {
     pub policy_rev: PolicyRev,
     /// Engine attempts per run.
     pub attempt_limit: u32,
-    /// Evidence deadline recorded in the plan (this increment decides at once; see
-    /// [`ScenarioRunner::run`]).
+    /// How long absent evidence is waited for (WAITING_EVIDENCE): the plan's
+    /// `evidence_deadline_utc` is the plan time plus this.
     pub evidence_wait_seconds: u64,
+    /// How often SR looks again for absent evidence while it waits.
+    pub evidence_poll_interval: Duration,
 }
 
 impl SrPolicy {
-    /// The reference defaults (`attempt_limit: 1`, `evidence_wait_seconds: 600`).
+    /// The reference defaults (`attempt_limit: 1`, `evidence_wait_seconds: 600`), polling
+    /// every 5 s.
     pub fn new(policy_rev: PolicyRev) -> Self {
         Self {
             policy_rev,
             attempt_limit: 1,
             evidence_wait_seconds: 600,
+            evidence_poll_interval: Duration::from_secs(5),
         }
     }
 }
@@ -61,7 +69,8 @@ pub struct SrConfig {
     pub service_release_id: Option<String>,
     /// Environment stamped on the facts view and READY.
     pub environment: Option<String>,
-    /// How long a leader's claim on a run lasts (a crashed leader blocks its run this long).
+    /// How long a leader's claim on a run lasts without renewal: the leader renews it every
+    /// third of this while it works, so only a crashed leader blocks its run, for this long.
     pub lease_ttl: Duration,
     /// How long a follower waits for the leader's terminal state.
     pub follower_wait: Duration,
@@ -106,11 +115,16 @@ pub struct RunOutcome {
     pub led: bool,
 }
 
+/// Opens the control bus when SR first needs it (see [`ScenarioRunner::with_bus_opener`]).
+pub type BusOpener =
+    Arc<dyn Fn() -> BoxFuture<'static, Result<Arc<dyn EventBus>, SrError>> + Send + Sync>;
+
 /// The Scenario Runner: owns nothing but handles; cheap to share behind an `Arc`.
 pub struct ScenarioRunner {
     objects: Objects,
     sql: SqlStore,
-    bus: Arc<dyn EventBus>,
+    bus: OnceCell<Arc<dyn EventBus>>,
+    opener: Option<BusOpener>,
     config: SrConfig,
     owner_prefix: String,
     calls: AtomicU64,
@@ -138,6 +152,30 @@ impl ScenarioRunner {
         bus: Arc<dyn EventBus>,
         config: SrConfig,
     ) -> Result<Self, SrError> {
+        ready::ensure_control_topic(&bus).await?;
+        let runner = Self::build(objects, sql, OnceCell::new_with(Some(bus)), None, config).await?;
+        Ok(runner)
+    }
+
+    /// A runner that opens the control bus only when it publishes. A process that finds the
+    /// run led by another process never opens it, which matters for the embedded bus: one
+    /// process at a time may hold it, and the leader holds it while it publishes READY.
+    pub async fn with_bus_opener(
+        objects: Objects,
+        sql: SqlStore,
+        opener: BusOpener,
+        config: SrConfig,
+    ) -> Result<Self, SrError> {
+        Self::build(objects, sql, OnceCell::new(), Some(opener), config).await
+    }
+
+    async fn build(
+        objects: Objects,
+        sql: SqlStore,
+        bus: OnceCell<Arc<dyn EventBus>>,
+        opener: Option<BusOpener>,
+        config: SrConfig,
+    ) -> Result<Self, SrError> {
         if config.policy.policy_rev.content_digest.is_none() {
             return Err(SrError::InvalidRequest {
                 code: "POLICY_INVALID",
@@ -146,7 +184,6 @@ impl ScenarioRunner {
             });
         }
         sql.migrate(lease::COMPONENT, lease::MIGRATIONS).await?;
-        ready::ensure_control_topic(&bus).await?;
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -155,6 +192,7 @@ impl ScenarioRunner {
             objects,
             sql,
             bus,
+            opener,
             config,
             owner_prefix: format!("sr-{}-{nanos}", std::process::id()),
             calls: AtomicU64::new(0),
@@ -164,6 +202,20 @@ impl ScenarioRunner {
     /// The configuration.
     pub fn config(&self) -> &SrConfig {
         &self.config
+    }
+
+    /// The control bus, opened (and its topic provisioned) on first use.
+    async fn bus(&self) -> Result<&Arc<dyn EventBus>, SrError> {
+        self.bus
+            .get_or_try_init(|| async {
+                let opener = self.opener.as_ref().ok_or_else(|| {
+                    SrError::ControlBus("no control bus and no way to open one".into())
+                })?;
+                let bus = opener().await?;
+                ready::ensure_control_topic(&bus).await?;
+                Ok(bus)
+            })
+            .await
     }
 
     fn ledger(&self, run_id: &Hex32) -> Ledger {
@@ -178,13 +230,14 @@ impl ScenarioRunner {
     ///
     /// Idempotent: the same request again returns the same run, and a READY run publishes its
     /// READY once (a follower or a resubmit never publishes a second one). Concurrent
-    /// requests for one run elect one leader through the SQL lease; the others wait for its
-    /// terminal state. Evidence is decided at once: a missing output or gate fails the run
-    /// (the reference's WAITING_EVIDENCE polling is not in this increment).
+    /// requests for one run, in this process or others, elect one leader through the SQL
+    /// lease (renewed while it works); the others wait for its terminal state and answer with
+    /// it. Evidence that is only absent is waited for until the plan's deadline
+    /// (WAITING_EVIDENCE); evidence that is present but wrong fails the run at once.
     pub async fn run(&self, request: &RunRequest) -> Result<RunOutcome, SrError> {
-        request.validate()?;
+        request::validate(request)?;
         let run_id = request.scenario_run_id();
-        let fingerprint = request.intent_fingerprint();
+        let fingerprint = request::intent_fingerprint(request);
         let registered = lease::register_equivalence(
             &self.sql,
             &request.run_equivalence_key,
@@ -223,7 +276,14 @@ impl ScenarioRunner {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let result = self.lead(&ledger, request, &fingerprint).await;
+        let keeper = lease::LeaseKeeper::start(
+            self.sql.clone(),
+            run_id.to_string(),
+            owner.clone(),
+            self.config.lease_ttl,
+        );
+        let result = self.lead(&ledger, &keeper, request, &fingerprint).await;
+        drop(keeper);
         if let Err(e) = lease::release(&self.sql, run_id.as_str(), &owner).await {
             // The lease expires on its own; a failed release only delays a later leader.
             tracing::warn!(run_id = %run_id, error = %e, "could not release SR lease");
@@ -257,12 +317,12 @@ impl ScenarioRunner {
                     .await?
                     .ok_or_else(|| not_applicable("READY signal not written yet"))?;
                 let eb_ref = ready::publish(
-                    &self.bus,
+                    self.bus().await?,
                     run_id,
-                    "READY_REEMIT",
+                    ControlKind::ReadyReemit,
                     None,
                     &signal.message_id,
-                    serde_json::to_value(&signal).unwrap_or_default(),
+                    &signal,
                 )
                 .await?;
                 ledger
@@ -286,12 +346,12 @@ impl ScenarioRunner {
                     emitted_at_utc: Some(TsUtc::now()),
                 };
                 let eb_ref = ready::publish(
-                    &self.bus,
+                    self.bus().await?,
                     run_id,
-                    "TERMINAL_REEMIT",
+                    ControlKind::TerminalReemit,
                     Some(status.state),
                     &key,
-                    serde_json::to_value(&signal).unwrap_or_default(),
+                    &signal,
                 )
                 .await?;
                 ledger
@@ -322,6 +382,7 @@ impl ScenarioRunner {
     async fn lead(
         &self,
         ledger: &Ledger,
+        lease: &lease::LeaseKeeper,
         request: &RunRequest,
         fingerprint: &Hex64,
     ) -> Result<RunOutcome, SrError> {
@@ -363,7 +424,7 @@ impl ScenarioRunner {
                     plan_path,
                     "stored plan differs from this request's plan",
                 );
-                return self.fail(ledger, r).await;
+                return self.fail(ledger, lease, r).await;
             }
             None => match ledger.put_once_json(&plan_path, &fresh).await? {
                 Ok(_) => fresh,
@@ -373,7 +434,7 @@ impl ScenarioRunner {
                         d.path,
                         "a different plan was written concurrently",
                     );
-                    return self.fail(ledger, r).await;
+                    return self.fail(ledger, lease, r).await;
                 }
             },
         };
@@ -383,39 +444,43 @@ impl ScenarioRunner {
                 json!({"plan_hash": plan.plan_hash.as_str()}),
             )
             .await?;
+        // Governance facts (§7.2): which policy and which plan decide this run.
+        ledger
+            .record(
+                "GOV_POLICY_REV",
+                json!({"policy_rev": serde_json::to_value(&plan.policy_rev).unwrap_or_default()}),
+            )
+            .await?;
+        ledger
+            .record(
+                "GOV_PLAN_HASH",
+                json!({"plan_hash": plan.plan_hash.as_str()}),
+            )
+            .await?;
         self.advance(ledger, RunState::Planned).await?;
 
-        // Engine: reuse on evidence, or "generate it".
+        // Engine: reuse on evidence, or "generate it", as the plan's strategy allows.
         let root = std::path::absolute(PathBuf::from(&request.engine_run_root))
             .unwrap_or_else(|_| PathBuf::from(&request.engine_run_root));
-        if root.exists() {
-            ledger
-                .record(
-                    "ENGINE_REUSED",
-                    json!({"engine_run_root": root.display().to_string()}),
-                )
-                .await?;
-        } else if let Some(reason) = self.invoke_engine(ledger, request, &root).await? {
-            return self.fail(ledger, reason).await;
+        if let Some(reason) = self.obtain_world(ledger, request, &plan, &root).await? {
+            return self.fail(ledger, lease, reason).await;
         }
 
-        // Evidence.
-        let (root2, req2) = (root.clone(), request.clone());
-        let (outputs, gates) = (plan.intended_outputs.clone(), plan.required_gates.clone());
-        let collected =
-            tokio::task::spawn_blocking(move || evidence::collect(&root2, &req2, &outputs, &gates))
-                .await
-                .map_err(join_err)?;
-        let evidence = match collected {
+        // Evidence: absent evidence is waited for until the plan's deadline; anything present
+        // but wrong fails at once.
+        let evidence = match self
+            .await_evidence(ledger, lease, request, &plan, &root)
+            .await?
+        {
             Ok(e) => e,
-            Err(reason) => return self.fail(ledger, reason).await,
+            Err(reason) => return self.fail(ledger, lease, reason).await,
         };
         let instance_receipts = match self
             .write_instance_receipts(ledger, request, &evidence)
             .await?
         {
             Ok(r) => r,
-            Err(reason) => return self.fail(ledger, reason).await,
+            Err(reason) => return self.fail(ledger, lease, reason).await,
         };
         ledger
             .record(
@@ -444,7 +509,7 @@ impl ScenarioRunner {
         );
         if let Err(e) = facts_view.validate() {
             let r = Reason::failed("FACTS_VIEW_INVALID", ledger.facts_view_ref(), e.to_string());
-            return self.fail(ledger, r).await;
+            return self.fail(ledger, lease, r).await;
         }
         if let Err(d) = ledger
             .put_once_json(&ledger.facts_view_ref(), &facts_view)
@@ -455,7 +520,7 @@ impl ScenarioRunner {
                 d.path,
                 "a different facts view is already stored for this run",
             );
-            return self.fail(ledger, r).await;
+            return self.fail(ledger, lease, r).await;
         }
         let signal = self.ready_signal(ledger, &facts_view, &plan);
         // Written before READY is declared so that a drift can still fail the run closed.
@@ -468,8 +533,9 @@ impl ScenarioRunner {
                 d.path,
                 "a different READY signal is already stored for this run",
             );
-            return self.fail(ledger, r).await;
+            return self.fail(ledger, lease, r).await;
         }
+        still_leader(ledger, lease)?;
         ledger
             .set_state(RunState::Ready, None, Some(ledger.facts_view_ref()))
             .await?;
@@ -479,6 +545,13 @@ impl ScenarioRunner {
                 json!({"bundle_hash": facts_view.bundle_hash.as_str()}),
             )
             .await?;
+        ledger
+            .record(
+                "GOV_BUNDLE_HASH",
+                json!({"bundle_hash": facts_view.bundle_hash.as_str()}),
+            )
+            .await?;
+        still_leader(ledger, lease)?;
         self.publish_ready(ledger).await?;
         self.outcome(ledger, true).await
     }
@@ -492,6 +565,114 @@ impl ScenarioRunner {
         Ok(())
     }
 
+    /// Get the world at `root` as the plan's strategy says; `Some(reason)` when the run must
+    /// fail. AUTO reuses an existing root and invokes the generator for an absent one (if the
+    /// request says "generate it"); FORCE_REUSE never invokes; FORCE_INVOKE never reuses and
+    /// never overwrites: an existing root is only accepted when this run's own earlier
+    /// attempt generated it (a resumed run).
+    async fn obtain_world(
+        &self,
+        ledger: &Ledger,
+        request: &RunRequest,
+        plan: &RunPlan,
+        root: &std::path::Path,
+    ) -> Result<Option<Reason>, SrError> {
+        let root_str = root.display().to_string();
+        let exists = root.exists();
+        let reused = || async {
+            ledger
+                .record(
+                    "ENGINE_REUSED",
+                    json!({"engine_run_root": root_str, "strategy": plan.strategy.as_str()}),
+                )
+                .await
+                .map(|_| None)
+        };
+        match plan.strategy {
+            Strategy::Auto if exists => reused().await,
+            Strategy::ForceReuse if exists => reused().await,
+            Strategy::ForceReuse => Ok(Some(Reason::failed(
+                state::FORCE_REUSE_ROOT_MISSING,
+                root_str.clone(),
+                "FORCE_REUSE: the run root does not exist and the strategy forbids invoking the \
+                 engine",
+            ))),
+            Strategy::ForceInvoke if exists => {
+                let ours = ledger.events().await?.iter().any(|e| {
+                    e.event_kind == "ENGINE_ATTEMPT_FINISHED"
+                        && e.details.get("outcome").and_then(|v| v.as_str()) == Some("SUCCEEDED")
+                        && e.details.get("engine_run_root").and_then(|v| v.as_str())
+                            == Some(root_str.as_str())
+                });
+                if ours {
+                    return Ok(None);
+                }
+                Ok(Some(Reason::failed(
+                    state::FORCE_INVOKE_ROOT_EXISTS,
+                    root_str.clone(),
+                    "FORCE_INVOKE: a world already exists at the run root and is never \
+                     overwritten; use another engine_run_root or AUTO/FORCE_REUSE",
+                )))
+            }
+            Strategy::Auto | Strategy::ForceInvoke => {
+                self.invoke_engine(ledger, request, root).await
+            }
+        }
+    }
+
+    /// Collect the evidence, polling while it is only absent and the plan's deadline has not
+    /// passed. `Ok(Err(reason))` when the run must fail.
+    async fn await_evidence(
+        &self,
+        ledger: &Ledger,
+        lease: &lease::LeaseKeeper,
+        request: &RunRequest,
+        plan: &RunPlan,
+        root: &std::path::Path,
+    ) -> Result<Result<Evidence, Reason>, SrError> {
+        let deadline = plan.evidence_deadline_utc.unix_micros();
+        loop {
+            let (root2, req2) = (root.to_path_buf(), request.clone());
+            let (outputs, gates) = (plan.intended_outputs.clone(), plan.required_gates.clone());
+            let collected = tokio::task::spawn_blocking(move || {
+                evidence::collect(&root2, &req2, &outputs, &gates)
+            })
+            .await
+            .map_err(join_err)?;
+            let reason = match collected {
+                Ok(e) => return Ok(Ok(e)),
+                Err(r) if !r.absent => return Ok(Err(r)),
+                Err(r) => r,
+            };
+            let now = TsUtc::now().unix_micros();
+            if now >= deadline {
+                return Ok(Err(Reason::failed(
+                    state::EVIDENCE_MISSING_DEADLINE,
+                    reason.path,
+                    format!(
+                        "{}: {} (still absent at the evidence deadline {})",
+                        reason.code, reason.detail, plan.evidence_deadline_utc
+                    ),
+                )));
+            }
+            still_leader(ledger, lease)?;
+            // Same missing evidence, same event id: one record line however long we wait.
+            ledger
+                .record(
+                    "EVIDENCE_WAITING",
+                    json!({
+                        "missing": [reason.path],
+                        "reason_code": reason.code,
+                        "evidence_deadline_utc": plan.evidence_deadline_utc.as_str(),
+                    }),
+                )
+                .await?;
+            self.advance(ledger, RunState::WaitingEvidence).await?;
+            let left = Duration::from_micros(u64::try_from(deadline - now).unwrap_or(0));
+            tokio::time::sleep(self.config.policy.evidence_poll_interval.min(left)).await;
+        }
+    }
+
     /// Invoke the stand-in generator into `root`; `Some(reason)` when the run must fail.
     async fn invoke_engine(
         &self,
@@ -500,12 +681,22 @@ impl ScenarioRunner {
         root: &std::path::Path,
     ) -> Result<Option<Reason>, SrError> {
         let root_str = root.display().to_string();
-        let Some(cfg) = request.generate.clone() else {
+        let Some(spec) = &request.generate else {
             return Ok(Some(Reason::failed(
                 state::ENGINE_RUN_ROOT_MISSING,
                 root_str,
                 "the run root does not exist and the request does not ask to generate it",
             )));
+        };
+        let cfg = match request::world_config(spec) {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(Some(Reason::failed(
+                    state::ENGINE_INVOCATION_INVALID,
+                    root_str,
+                    e.to_string(),
+                )));
+            }
         };
         if cfg.seed != request.seed || cfg.scenario_id != request.scenario_id {
             return Ok(Some(Reason::failed(
@@ -643,12 +834,12 @@ impl ScenarioRunner {
                     detail: "run is READY but its READY signal is missing".into(),
                 })?;
         let eb_ref = ready::publish(
-            &self.bus,
+            self.bus().await?,
             ledger.run_id(),
-            "READY",
+            ControlKind::Ready,
             None,
             &signal.message_id,
-            serde_json::to_value(&signal).unwrap_or_default(),
+            &signal,
         )
         .await?;
         tracing::info!(run_id = %ledger.run_id(), message_id = %signal.message_id,
@@ -663,7 +854,13 @@ impl ScenarioRunner {
     }
 
     /// Record a failure and its evidence, quarantine if it is a conflict, end the run.
-    async fn fail(&self, ledger: &Ledger, reason: Reason) -> Result<RunOutcome, SrError> {
+    async fn fail(
+        &self,
+        ledger: &Ledger,
+        lease: &lease::LeaseKeeper,
+        reason: Reason,
+    ) -> Result<RunOutcome, SrError> {
+        still_leader(ledger, lease)?;
         let details = json!({
             "reason_code": reason.code,
             "path": reason.path,
@@ -678,10 +875,12 @@ impl ScenarioRunner {
             detail = %reason.detail, "run not admissible");
         ledger.record(kind, details.clone()).await?;
         if reason.state == RunState::Quarantined {
-            let mut doc = details;
-            if let Some(m) = doc.as_object_mut() {
-                m.insert("run_id".into(), Value::String(ledger.run_id().to_string()));
-            }
+            let doc = RunQuarantine {
+                run_id: ledger.run_id().clone(),
+                reason_code: reason.code.to_owned(),
+                path: reason.path.clone(),
+                detail: reason.detail.clone(),
+            };
             // First quarantine wins; a second conflict is already in the record.
             let _ = ledger.put_once_json(&ledger.quarantine_ref(), &doc).await?;
         }
@@ -714,6 +913,17 @@ impl ScenarioRunner {
             ready_message_id,
             bundle_hash,
             led,
+        })
+    }
+}
+
+/// Stop (without writing) when the lease was taken over by another leader.
+fn still_leader(ledger: &Ledger, lease: &lease::LeaseKeeper) -> Result<(), SrError> {
+    if lease.held() {
+        Ok(())
+    } else {
+        Err(SrError::LeaseLost {
+            run_id: ledger.run_id().to_string(),
         })
     }
 }

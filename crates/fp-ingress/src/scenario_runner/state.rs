@@ -1,76 +1,7 @@
-//! The run state machine (contracts §7.3) and the reason codes SR records.
+//! The run state machine (contracts §7.3; the state type and its transitions are the wire
+//! contract's, in `fp_rails`) and the reason codes SR records.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
-/// State of one scenario run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RunState {
-    /// Accepted, nothing planned yet.
-    Open,
-    /// The plan is committed.
-    Planned,
-    /// The engine (stand-in generator) is running.
-    Executing,
-    /// Declared by the contract, unused (as in the reference).
-    Verifying,
-    /// Evidence incomplete before the deadline.
-    WaitingEvidence,
-    /// Pinned, evidenced, joinable. Final.
-    Ready,
-    /// Evidence missing or invalid. Final.
-    Failed,
-    /// Evidence contradicts the request or an earlier observation. Final.
-    Quarantined,
-}
-
-impl RunState {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "OPEN",
-            Self::Planned => "PLANNED",
-            Self::Executing => "EXECUTING",
-            Self::Verifying => "VERIFYING",
-            Self::WaitingEvidence => "WAITING_EVIDENCE",
-            Self::Ready => "READY",
-            Self::Failed => "FAILED",
-            Self::Quarantined => "QUARANTINED",
-        }
-    }
-
-    /// READY, FAILED and QUARANTINED never change again.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Ready | Self::Failed | Self::Quarantined)
-    }
-
-    /// Whether `self -> to` is allowed (reference `ledger._allowed_transition`); a terminal
-    /// state only "moves" to itself, which makes re-recording it idempotent.
-    pub fn can_move_to(self, to: RunState) -> bool {
-        use RunState::*;
-        match self {
-            Open => matches!(to, Open | Planned | Failed | Quarantined),
-            Planned => matches!(
-                to,
-                Planned | Executing | WaitingEvidence | Ready | Failed | Quarantined
-            ),
-            Executing | Verifying => matches!(
-                to,
-                Executing | WaitingEvidence | Ready | Failed | Quarantined
-            ),
-            WaitingEvidence => matches!(to, WaitingEvidence | Ready | Failed | Quarantined),
-            Ready | Failed | Quarantined => to == self,
-        }
-    }
-}
-
-impl fmt::Display for RunState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use fp_rails::contracts::scenario_runner::RunState;
 
 /// Why a run ended in FAILED or QUARANTINED: the terminal state, a stable reason code and
 /// the evidence that failed (a path and a detail), all recorded in the ledger.
@@ -78,6 +9,10 @@ impl fmt::Display for RunState {
 pub struct Reason {
     /// `Failed` (evidence missing/unusable) or `Quarantined` (evidence conflicts).
     pub state: RunState,
+    /// True when the evidence is only absent (a file not there yet): SR waits for it until the
+    /// plan's deadline (WAITING_EVIDENCE) instead of failing at once. Evidence that is present
+    /// but wrong is never waitable.
+    pub absent: bool,
     /// Stable code (see the constants below).
     pub code: &'static str,
     /// The file or object at fault.
@@ -91,9 +26,18 @@ impl Reason {
     pub fn failed(code: &'static str, path: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
             state: RunState::Failed,
+            absent: false,
             code,
             path: path.into(),
             detail: detail.into(),
+        }
+    }
+
+    /// Evidence that is absent (waitable until the deadline, then FAILED).
+    pub fn absent(code: &'static str, path: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            absent: true,
+            ..Self::failed(code, path, detail)
         }
     }
 
@@ -105,6 +49,7 @@ impl Reason {
     ) -> Self {
         Self {
             state: RunState::Quarantined,
+            absent: false,
             code,
             path: path.into(),
             detail: detail.into(),
@@ -142,6 +87,12 @@ pub const PLAN_DRIFT: &str = "PLAN_DRIFT";
 pub const FACTS_VIEW_DRIFT: &str = "FACTS_VIEW_DRIFT";
 /// The stored READY signal differs from the one this evidence yields.
 pub const READY_SIGNAL_DRIFT: &str = "READY_SIGNAL_DRIFT";
+/// Evidence was still absent at the plan's `evidence_deadline_utc`.
+pub const EVIDENCE_MISSING_DEADLINE: &str = "EVIDENCE_MISSING_DEADLINE";
+/// FORCE_REUSE was requested but the run root does not exist.
+pub const FORCE_REUSE_ROOT_MISSING: &str = "FORCE_REUSE_ROOT_MISSING";
+/// FORCE_INVOKE was requested but a world already exists at the run root (never overwritten).
+pub const FORCE_INVOKE_ROOT_EXISTS: &str = "FORCE_INVOKE_ROOT_EXISTS";
 
 #[cfg(test)]
 mod tests {
@@ -155,5 +106,10 @@ mod tests {
         assert!(Open.can_move_to(Planned));
         assert!(!Open.can_move_to(Ready));
         assert!(Planned.can_move_to(Ready));
+        assert!(Planned.can_move_to(WaitingEvidence));
+        assert!(WaitingEvidence.can_move_to(WaitingEvidence));
+        assert!(WaitingEvidence.can_move_to(Ready));
+        assert!(WaitingEvidence.can_move_to(Failed));
+        assert!(!WaitingEvidence.can_move_to(Planned));
     }
 }

@@ -1,5 +1,6 @@
-//! Scenario Runner contracts: the run facts view (the join surface of a READY run) and the
-//! READY signal (`run_facts_view`, `run_ready_signal`).
+//! Scenario Runner contracts: the run request, the run ledger (plan, record events, status,
+//! instance receipts, quarantine record), the run facts view (the join surface of a READY run),
+//! the READY and terminal signals and their control-bus wrapper.
 
 use std::collections::BTreeMap;
 
@@ -416,5 +417,452 @@ impl Contract for RunReadySignal {
         check::opt(self.oracle_pack_ref.as_ref(), |o| {
             o.check_at("oracle_pack_ref")
         })
+    }
+}
+
+impl Contract for InstanceReceipt {
+    const SCHEMA: &'static str = "instance_receipt";
+
+    fn check(&self) -> Result<(), Violation> {
+        self.check_at("")
+    }
+}
+
+// ------------------------------------------------------------------------------ the run ledger
+
+wire_enum! {
+    /// State of one scenario run (contracts §7.3).
+    pub enum RunState {
+        /// Accepted, nothing planned yet.
+        Open => "OPEN",
+        /// The plan is committed.
+        Planned => "PLANNED",
+        /// The engine (stand-in generator) is running.
+        Executing => "EXECUTING",
+        /// Declared by the contract, unused (as in the reference).
+        Verifying => "VERIFYING",
+        /// Evidence absent before the plan's deadline; SR polls for it.
+        WaitingEvidence => "WAITING_EVIDENCE",
+        /// Pinned, evidenced, joinable. Final.
+        Ready => "READY",
+        /// Evidence missing or invalid. Final.
+        Failed => "FAILED",
+        /// Evidence contradicts the request or an earlier observation. Final.
+        Quarantined => "QUARANTINED",
+    }
+}
+
+impl RunState {
+    /// READY, FAILED and QUARANTINED never change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Ready | Self::Failed | Self::Quarantined)
+    }
+
+    /// Whether `self -> to` is allowed (reference `ledger._allowed_transition`); a state
+    /// "moves" to itself, which makes re-recording it idempotent.
+    pub fn can_move_to(self, to: RunState) -> bool {
+        use RunState::*;
+        match self {
+            Open => matches!(to, Open | Planned | Failed | Quarantined),
+            Planned => matches!(
+                to,
+                Planned | Executing | WaitingEvidence | Ready | Failed | Quarantined
+            ),
+            Executing | Verifying => matches!(
+                to,
+                Executing | WaitingEvidence | Ready | Failed | Quarantined
+            ),
+            WaitingEvidence => matches!(to, WaitingEvidence | Ready | Failed | Quarantined),
+            Ready | Failed | Quarantined => to == self,
+        }
+    }
+}
+
+wire_enum! {
+    /// How the engine world is obtained.
+    pub enum Strategy {
+        /// Reuse the run root when it exists (on evidence), else invoke the engine.
+        Auto => "AUTO",
+        /// Only invoke; an existing world is never overwritten.
+        ForceInvoke => "FORCE_INVOKE",
+        /// Only reuse; an absent run root fails closed.
+        ForceReuse => "FORCE_REUSE",
+    }
+}
+
+/// The run plan (`sr/run_plan/{run_id}.json`, write-once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunPlan {
+    /// SR run id.
+    pub run_id: Hex32,
+    /// `sha256(CJ-SR(plan without plan_hash))`.
+    pub plan_hash: Hex64,
+    /// SR policy (content digest required).
+    pub policy_rev: PolicyRev,
+    /// Engine strategy.
+    pub strategy: Strategy,
+    /// Outputs to locate (non-empty strings).
+    pub intended_outputs: Vec<String>,
+    /// Gates to verify, the transitive closure (non-empty strings).
+    pub required_gates: Vec<String>,
+    /// Absent evidence is waited for until then.
+    pub evidence_deadline_utc: TsUtc,
+    /// Engine attempts allowed (at least 1).
+    pub attempt_limit: u32,
+    /// When the plan was made.
+    pub created_at_utc: TsUtc,
+}
+
+impl Contract for RunPlan {
+    const SCHEMA: &'static str = "run_plan";
+
+    fn check(&self) -> Result<(), Violation> {
+        check::rule(
+            self.policy_rev.content_digest.is_some(),
+            "policy_rev",
+            "content_digest",
+            "is required",
+        )?;
+        check::items_min_len("", "intended_outputs", &self.intended_outputs, 1)?;
+        check::items_min_len("", "required_gates", &self.required_gates, 1)?;
+        check::rule(self.attempt_limit >= 1, "", "attempt_limit", "must be >= 1")
+    }
+}
+
+/// One line of the run record (`sr/run_record/{run_id}.jsonl`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRecordEvent {
+    /// `sha256(CJ-SR({event_kind, run_id, details}))` (see [`crate::ids::sr_record_event_id`]).
+    pub event_id: Hex64,
+    /// e.g. `RUN_ACCEPTED`, `READY_PUBLISHED` (non-empty).
+    pub event_kind: String,
+    /// SR run id.
+    pub run_id: Hex32,
+    /// When it was recorded (not part of the id).
+    pub ts_utc: TsUtc,
+    /// Facts of the event (open).
+    pub details: serde_json::Map<String, serde_json::Value>,
+    /// Policy in force, when the event carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_rev: Option<PolicyRev>,
+}
+
+impl Contract for RunRecordEvent {
+    const SCHEMA: &'static str = "run_record_event";
+
+    fn check(&self) -> Result<(), Violation> {
+        check::min_len("", "event_kind", &self.event_kind, 1)
+    }
+}
+
+/// The run status (`sr/run_status/{run_id}.json`, the one mutable SR object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunStatus {
+    /// SR run id.
+    pub run_id: Hex32,
+    /// Current state.
+    pub state: RunState,
+    /// When the state was set.
+    pub updated_at_utc: TsUtc,
+    /// The run record (non-empty).
+    pub record_ref: String,
+    /// Why the run failed or was quarantined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
+    /// The facts view (READY only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts_view_ref: Option<String>,
+}
+
+impl Contract for RunStatus {
+    const SCHEMA: &'static str = "run_status";
+
+    fn check(&self) -> Result<(), Violation> {
+        check::min_len("", "record_ref", &self.record_ref, 1)
+    }
+}
+
+/// Terminal signal of a FAILED or QUARANTINED run (re-emit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunTerminalSignal {
+    /// SR run id.
+    pub run_id: Hex32,
+    /// `FAILED` or `QUARANTINED`.
+    pub status_state: RunState,
+    /// The run status (non-empty).
+    pub status_ref: String,
+    /// The run record (non-empty).
+    pub record_ref: String,
+    /// `sha256("terminal|run_id|state|" + sha256(CJ-SR(run_status)))`.
+    pub reemit_key: Hex64,
+    /// Reason (1..=256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
+    /// When emitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emitted_at_utc: Option<TsUtc>,
+}
+
+impl Contract for RunTerminalSignal {
+    const SCHEMA: &'static str = "run_terminal_signal";
+
+    fn check(&self) -> Result<(), Violation> {
+        check::rule(
+            matches!(self.status_state, RunState::Failed | RunState::Quarantined),
+            "",
+            "status_state",
+            "must be FAILED or QUARANTINED",
+        )?;
+        check::min_len("", "status_ref", &self.status_ref, 1)?;
+        check::min_len("", "record_ref", &self.record_ref, 1)?;
+        check::opt(self.reason_code.as_deref(), |v| {
+            check::len("", "reason_code", v, 1, 256)
+        })
+    }
+}
+
+wire_enum! {
+    /// Kind of a control-bus message.
+    pub enum ControlKind {
+        /// First publication of READY.
+        Ready => "READY",
+        /// READY again, same message id.
+        ReadyReemit => "READY_REEMIT",
+        /// The terminal status of a FAILED/QUARANTINED run.
+        TerminalReemit => "TERMINAL_REEMIT",
+    }
+}
+
+/// Routing attributes of a control message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlAttributes {
+    /// Which message.
+    pub kind: ControlKind,
+    /// SR run id.
+    pub run_id: Hex32,
+    /// The run's state (terminal re-emits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<RunState>,
+}
+
+/// The control topic's name.
+pub const CONTROL_TOPIC: &str = "fp.bus.control.v1";
+
+/// The §7.4 wrapper of every SR message on the control bus (encoded as CJ-SR).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlMessage {
+    /// Always `fp.bus.control.v1`.
+    pub topic: String,
+    /// Dedupe id (READY: the READY message id; terminal: the re-emit key).
+    pub message_id: Hex64,
+    /// Publish time (transport metadata: not part of the id).
+    pub published_at_utc: TsUtc,
+    /// Kind, run, state.
+    pub attributes: ControlAttributes,
+    /// The run id (non-empty).
+    pub partition_key: String,
+    /// [`RunReadySignal`] or [`RunTerminalSignal`].
+    pub payload: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Contract for ControlMessage {
+    const SCHEMA: &'static str = "sr_control_message";
+
+    fn check(&self) -> Result<(), Violation> {
+        check::rule(
+            self.topic == CONTROL_TOPIC,
+            "",
+            "topic",
+            "must be fp.bus.control.v1",
+        )?;
+        check::min_len("", "partition_key", &self.partition_key, 1)
+    }
+}
+
+/// Why a run was QUARANTINED (`sr/quarantine/{run_id}.json`, first conflict wins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunQuarantine {
+    /// SR run id.
+    pub run_id: Hex32,
+    /// Stable reason code (1..=256).
+    pub reason_code: String,
+    /// The file or object at fault (non-empty).
+    pub path: String,
+    /// What is wrong with it (non-empty).
+    pub detail: String,
+}
+
+impl Contract for RunQuarantine {
+    const SCHEMA: &'static str = "run_quarantine";
+
+    fn check(&self) -> Result<(), Violation> {
+        check::len("", "reason_code", &self.reason_code, 1, 256)?;
+        check::min_len("", "path", &self.path, 1)?;
+        check::min_len("", "detail", &self.detail, 1)
+    }
+}
+
+// ------------------------------------------------------------------------------ the request
+
+wire_enum! {
+    /// Which traffic stream a run feeds to the platform.
+    pub enum TrafficMode {
+        /// `s3_event_stream_with_fraud_6B` (the default of the reference).
+        Fraud => "fraud",
+        /// `s2_event_stream_baseline_6B`.
+        Baseline => "baseline",
+    }
+}
+
+/// "Generate it": the stand-in generator's configuration as a run request carries it. Absent
+/// keys take the generator's defaults (the generator's own config type is the authority;
+/// `fp_ingress` converts and tests that the two agree).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateSpec {
+    /// Realisation seed (must be the request's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Scenario (must be the request's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_id: Option<String>,
+    /// Flows in the world.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flows: Option<u64>,
+    /// Horizon in days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+    /// Target share of flows touched by fraud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraud_rate: Option<f64>,
+    /// First day, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// Merchants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchants: Option<u32>,
+    /// Parties.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parties: Option<u32>,
+}
+
+/// A Scenario Runner run request (the platform's form; see decision 0011).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// Idempotency key: `scenario_run_id = H32("sr_run|" + key)` (1..=512).
+    pub run_equivalence_key: String,
+    /// World identity.
+    pub manifest_fingerprint: Hex64,
+    /// Parameter identity.
+    pub parameter_hash: Hex64,
+    /// Realisation seed.
+    pub seed: u64,
+    /// Scenario (`[A-Za-z0-9_.-]`, 1..=256: it is a path token of the engine layout).
+    pub scenario_id: String,
+    /// The engine run root (a local directory). Reused when it exists, on evidence only.
+    pub engine_run_root: String,
+    /// "Generate it" when the run root does not exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<GenerateSpec>,
+    /// Which traffic stream the run feeds.
+    pub traffic_mode: TrafficMode,
+    /// Outputs wanted (each 1..=128); default: the mode's traffic and context outputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_ids: Option<Vec<String>>,
+    /// AUTO (default), FORCE_INVOKE or FORCE_REUSE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_strategy: Option<Strategy>,
+    /// Caller's request id (informational, non-empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Who asked (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoker: Option<String>,
+    /// Free text (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+impl RunRequest {
+    /// `scenario_run_id` (= SR `run_id`) of this request.
+    pub fn scenario_run_id(&self) -> Hex32 {
+        crate::ids::scenario_run_id(&self.run_equivalence_key)
+    }
+}
+
+impl Contract for RunRequest {
+    const SCHEMA: &'static str = "run_request";
+
+    fn check(&self) -> Result<(), Violation> {
+        check::len("", "run_equivalence_key", &self.run_equivalence_key, 1, 512)?;
+        check::len("", "scenario_id", &self.scenario_id, 1, 256)?;
+        check::rule(
+            self.scenario_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')),
+            "",
+            "scenario_id",
+            "must match ^[A-Za-z0-9_.-]+$",
+        )?;
+        check::min_len("", "engine_run_root", &self.engine_run_root, 1)?;
+        check::opt(self.output_ids.as_deref(), |v| {
+            check::items_len("", "output_ids", v, 1, 128)
+        })?;
+        check::opt(self.request_id.as_deref(), |v| {
+            check::min_len("", "request_id", v, 1)
+        })
+    }
+}
+
+// ------------------------------------------------------------------- traffic delivery mode
+
+wire_enum! {
+    /// How the traffic of a READY run reaches the bus, so WSP and IG never both ingest it.
+    pub enum TrafficDeliveryMode {
+        /// WSP pushes every traffic event to IG; IG never pulls from the engine world.
+        WspPush => "WSP_PUSH",
+    }
+}
+
+impl TrafficDeliveryMode {
+    /// Parse a wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|m| m.as_str() == text)
+    }
+}
+
+/// Prefix of the facts-view evidence note that carries the traffic delivery mode. The
+/// reference's facts view is closed (`additionalProperties: false`) and has no field for it,
+/// so a top-level field would make the reference's consumers reject our facts views; the
+/// note is where the contract allows it (decision 0011).
+pub const TRAFFIC_DELIVERY_MODE_NOTE: &str = "traffic_delivery_mode=";
+
+impl RunFactsView {
+    /// The evidence note that states `mode`.
+    pub fn traffic_delivery_mode_note(mode: TrafficDeliveryMode) -> String {
+        format!("{TRAFFIC_DELIVERY_MODE_NOTE}{mode}")
+    }
+
+    /// The traffic delivery mode the facts view states, if exactly one known mode is stated
+    /// (two different modes, or an unknown one, read as none: consumers then fail closed).
+    pub fn traffic_delivery_mode(&self) -> Option<TrafficDeliveryMode> {
+        let mut modes = self
+            .evidence_notes
+            .iter()
+            .flatten()
+            .filter_map(|n| n.strip_prefix(TRAFFIC_DELIVERY_MODE_NOTE));
+        let first = modes.next()?;
+        if modes.any(|m| m != first) {
+            return None;
+        }
+        TrafficDeliveryMode::parse(first)
     }
 }

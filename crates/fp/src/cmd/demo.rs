@@ -248,8 +248,10 @@ async fn stream(
             fp_substrate::profile::TrafficMode::Baseline => TrafficMode::Baseline,
         },
         output_ids: None,
+        requested_strategy: None,
         request_id: None,
         invoker: None,
+        notes: None,
     };
     let sr = runner.run(&request).await.context("SR run failed")?;
     if sr.state != RunState::Ready {
