@@ -41,18 +41,10 @@ fn world_and_request(data: &Path, key: &str) -> (std::path::PathBuf, Value) {
         "--json",
     ])))
     .unwrap();
-    let request = serde_json::json!({
-        "run_equivalence_key": key,
-        "manifest_fingerprint": summary["manifest_fingerprint"],
-        "parameter_hash": summary["parameter_hash"],
-        "seed": summary["seed"],
-        "scenario_id": summary["scenario_id"],
-        "engine_run_root": world.display().to_string(),
-        "traffic_mode": "fraud",
-    });
-    let req = data.join("request.json");
-    std::fs::write(&req, request.to_string()).unwrap();
-    (req, summary)
+    (
+        common::write_run_request(data, &world, &summary, key),
+        summary,
+    )
 }
 
 fn ready_messages(data: &Path) -> Vec<Value> {

@@ -103,17 +103,7 @@ pub fn ready_world(
     .unwrap();
     ok(fp().args(["oracle", "seal", world_arg]));
     ok(fp().args(["oracle", "stream-view", world_arg]));
-    let request = serde_json::json!({
-        "run_equivalence_key": key,
-        "manifest_fingerprint": summary["manifest_fingerprint"],
-        "parameter_hash": summary["parameter_hash"],
-        "seed": summary["seed"],
-        "scenario_id": summary["scenario_id"],
-        "engine_run_root": world.display().to_string(),
-        "traffic_mode": "fraud",
-    });
-    let req = data.join("request.json");
-    std::fs::write(&req, request.to_string()).unwrap();
+    let req = write_run_request(data, &world, &summary, key);
     let sr: serde_json::Value = serde_json::from_str(&ok(fp().args([
         "sr",
         "run",
@@ -135,4 +125,26 @@ pub fn rows_of(summary: &serde_json::Value, output_id: &str) -> u64 {
         .unwrap()["rows"]
         .as_u64()
         .unwrap()
+}
+
+/// A fraud-mode run request for the world at `world` (its `fp world generate --json` summary),
+/// written to `data/request.json`.
+pub fn write_run_request(
+    data: &Path,
+    world: &Path,
+    summary: &serde_json::Value,
+    key: &str,
+) -> std::path::PathBuf {
+    let request = serde_json::json!({
+        "run_equivalence_key": key,
+        "manifest_fingerprint": summary["manifest_fingerprint"],
+        "parameter_hash": summary["parameter_hash"],
+        "seed": summary["seed"],
+        "scenario_id": summary["scenario_id"],
+        "engine_run_root": world.display().to_string(),
+        "traffic_mode": "fraud",
+    });
+    let req = data.join("request.json");
+    std::fs::write(&req, request.to_string()).unwrap();
+    req
 }
