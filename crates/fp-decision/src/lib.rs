@@ -19,5 +19,7 @@ pub mod duration;
 pub mod entity;
 mod fasthash;
 pub mod ofp;
+mod policy_error;
 
 pub use entity::{EntityKeys, KeyType};
+pub use policy_error::PolicyError;

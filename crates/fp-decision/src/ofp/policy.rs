@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::duration::parse_duration_us;
 use crate::entity::KeyType;
+pub use crate::policy_error::PolicyError;
 
 /// Path of the built-in policy, relative to the repository root.
 pub const FEATURES_FILE: &str = "config/policy/ofp/features_v0.yaml";
@@ -22,16 +23,6 @@ pub const MAX_DISTINCT: usize = 3;
 
 /// At most this many buckets per window: bounds memory and the per-read scan.
 pub const MAX_BUCKETS: i64 = 1_000;
-
-/// Why a feature policy was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("feature policy `{file}`: {detail}")]
-pub struct PolicyError {
-    /// Where the text came from.
-    pub file: String,
-    /// What is wrong, naming the field.
-    pub detail: String,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
