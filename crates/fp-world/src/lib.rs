@@ -10,7 +10,8 @@
 //! * [`model`]: the world as a pure function of (config, seed, scenario);
 //! * [`tables`] and [`write`]: the world as Arrow tables, written as deterministic Parquet;
 //! * [`gates`]: the 10 HashGate bundles and their verifier; [`invariants`]: the checks;
-//! * [`fasthash`]: the hasher of the checks' in-memory maps.
+//! * [`fasthash`]: the hasher of the checks' in-memory maps; [`pool`]: work on every core,
+//!   results in job order ([`with_threads`] caps the threads; the bytes do not change).
 //! * [`oracle`]: the Oracle Store: sealing a world as a pack, and its stream views for WSP.
 //!
 //! Run-root layout: `run_receipt.json`; each output as one Parquet file at its catalogue path
@@ -36,6 +37,7 @@ pub mod identity;
 pub mod invariants;
 pub mod model;
 pub mod oracle;
+pub mod pool;
 pub mod read;
 pub mod rng;
 pub mod tables;
@@ -45,6 +47,7 @@ pub mod write;
 
 pub use config::{ResolvedConfig, WorldConfig};
 pub use identity::WorldIdentity;
+pub use pool::with_threads;
 pub use world::{
     GenerateOptions, OutputCount, VerifyReport, WorldSummary, generate, generate_with, verify,
 };

@@ -275,7 +275,7 @@ pub fn build(w: &World, id: &WorldIdentity) -> Result<Vec<Table>, WorldError> {
     };
     let groups: [Group; 4] = [event_tables, arrival_tables, flow_tables, case_tables];
     let mut built: Vec<Table> = Vec::with_capacity(12);
-    for g in crate::world::parallel(&groups, |g| g(&cx)) {
+    for g in crate::pool::parallel(&groups, |g| g(&cx)) {
         built.extend(g?);
     }
     // Catalogue order.

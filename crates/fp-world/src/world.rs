@@ -369,7 +369,7 @@ fn write_and_check(
             }
         }
     };
-    let results = parallel(&jobs, run);
+    let results = crate::pool::parallel(&jobs, run);
     let mut outcomes = Vec::new();
     let mut shas: Vec<Option<String>> = vec![None; tabs.len()];
     for (job, r) in jobs.iter().zip(results) {
@@ -395,43 +395,6 @@ fn write_and_check(
         });
     }
     Ok((digests, counts, outcomes))
-}
-
-/// Run `f` on every job on up to `available_parallelism` scoped threads (each takes the next
-/// job in order); results in job order, so they do not depend on the threads' timing.
-pub(crate) fn parallel<J: Sync, R: Send>(jobs: &[J], f: impl Fn(&J) -> R + Sync) -> Vec<R> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Mutex, PoisonError};
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len())
-        .max(1);
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<R>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-    let work = || {
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(job) = jobs.get(i) else { break };
-            let r = f(job);
-            *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
-        }
-    };
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(work);
-        }
-        work();
-    });
-    // Every job ran (a panicking one would have propagated out of the scope).
-    slots
-        .into_iter()
-        .zip(jobs)
-        .map(|(m, job)| {
-            m.into_inner()
-                .unwrap_or_else(PoisonError::into_inner)
-                .unwrap_or_else(|| f(job))
-        })
-        .collect()
 }
 
 /// Checks of the upstream segments (1A..6A), computed from the model the outputs came from.

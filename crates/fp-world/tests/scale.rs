@@ -69,3 +69,29 @@ fn phase_timings() {
         o.len()
     );
 }
+
+/// Keep a generated world for a byte comparison with another build of the generator:
+/// `FP_WORLD_OUT=DIR FP_WORLD_FLOWS=N cargo test --release -p fp-world --test scale --
+/// --ignored generate_to_dir`, then compare the sha256 of every file (bar the receipt).
+#[test]
+#[ignore = "writes the world to FP_WORLD_OUT"]
+fn generate_to_dir() {
+    let flows: u64 = std::env::var("FP_WORLD_FLOWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let Ok(out) = std::env::var("FP_WORLD_OUT") else {
+        println!("FP_WORLD_OUT not set: nothing written");
+        return;
+    };
+    let cfg = fp_world::WorldConfig {
+        flows,
+        days: 7,
+        ..Default::default()
+    };
+    let s = fp_world::generate(&cfg, std::path::Path::new(&out)).unwrap();
+    println!(
+        "flows={flows} manifest_fingerprint={}",
+        s.manifest_fingerprint
+    );
+}

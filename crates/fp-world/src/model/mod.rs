@@ -319,10 +319,10 @@ pub fn build(cfg: &ResolvedConfig, id: &WorldIdentity) -> World {
 
 /// `f` over chunks of `items` on up to two threads per core, results concatenated in order.
 fn par_chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = crate::pool::threads();
     let size = items.len().div_ceil(threads * 4).max(4096);
     let chunks: Vec<&[T]> = items.chunks(size).collect();
-    crate::world::parallel(&chunks, |c| f(c))
+    crate::pool::parallel(&chunks, |c| f(c))
         .into_iter()
         .flatten()
         .collect()
