@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::duration::parse_duration_us;
-use crate::policy_error::PolicyError;
+use crate::policy_error::{PolicyError, read_policy};
 
 /// Path of the built-in policy, relative to the repository root.
 pub const CSFB_POLICY_FILE: &str = "config/policy/csfb/policy_v0.yaml";
@@ -43,14 +43,8 @@ impl CsfbPolicy {
 
     /// Parse a policy text; `file` names it in errors.
     pub fn from_yaml(file: &str, text: &str) -> Result<Self, PolicyError> {
-        let err = |detail: String| PolicyError {
-            file: file.to_owned(),
-            detail,
-        };
-        let tree: Value =
-            serde_saphyr::from_str(text).map_err(|e| err(format!("not YAML: {e}")))?;
-        let parsed: PolicyFile =
-            serde_json::from_value(tree.clone()).map_err(|e| err(e.to_string()))?;
+        let err = |detail: String| PolicyError::new(file, detail);
+        let (parsed, tree): (PolicyFile, Value) = read_policy(file, text)?;
         let join_wait_budget_us = parse_duration_us(&parsed.join_wait_budget)
             .map_err(|e| err(format!("join_wait_budget: {e}")))?;
         let retention_us =

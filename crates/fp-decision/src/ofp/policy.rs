@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::duration::parse_duration_us;
 use crate::entity::KeyType;
 pub use crate::policy_error::PolicyError;
+use crate::policy_error::read_policy;
 
 /// Path of the built-in policy, relative to the repository root.
 pub const FEATURES_FILE: &str = "config/policy/ofp/features_v0.yaml";
@@ -141,14 +142,8 @@ impl FeaturePolicy {
 
     /// Parse and compile a policy text; `file` names it in errors.
     pub fn from_yaml(file: &str, text: &str) -> Result<Self, PolicyError> {
-        let err = |detail: String| PolicyError {
-            file: file.to_owned(),
-            detail,
-        };
-        let tree: Value =
-            serde_saphyr::from_str(text).map_err(|e| err(format!("not YAML: {e}")))?;
-        let parsed: PolicyFile =
-            serde_json::from_value(tree.clone()).map_err(|e| err(e.to_string()))?;
+        let err = |detail: String| PolicyError::new(file, detail);
+        let (parsed, tree): (PolicyFile, Value) = read_policy(file, text)?;
         let policy_rev = PolicyRev::of_content(&parsed.policy_id, &parsed.revision, &tree);
         compile(parsed, policy_rev).map_err(err)
     }
