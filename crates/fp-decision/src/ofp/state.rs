@@ -224,6 +224,18 @@ impl EntityState {
         def.bucket_of(self.last_ts_us) >= def.low_bucket(def.bucket_of(as_of_us))
     }
 
+    /// The earliest as-of instant at which no window covers the latest event any more
+    /// (`has_history` is false from then on, until another event is applied): the bucket of
+    /// the latest event leaves window `w` when the as-of bucket reaches `last + buckets`.
+    pub fn expiry_us(&self, group: &GroupDef) -> i64 {
+        group
+            .windows
+            .iter()
+            .map(|w| (w.bucket_of(self.last_ts_us) + w.buckets).saturating_mul(w.bucket_us))
+            .max()
+            .unwrap_or(i64::MIN)
+    }
+
     /// Whether any window still covers an event as of `as_of_us`.
     pub fn has_history(&self, group: &GroupDef, as_of_us: i64) -> bool {
         (0..group.windows.len()).any(|w| self.last_event_in_window(group, w, as_of_us))

@@ -289,19 +289,32 @@ impl OnlineFeatures {
         let w = self.watermark_us.map_or(ts, |w| w.max(ts));
         self.watermark_us = Some(w);
         if w >= self.next_eviction_us {
-            self.evict(w);
-            self.next_eviction_us = w + EVICTION_EVERY_US;
+            let earliest = self.evict(w);
+            self.next_eviction_us = earliest.max(w + EVICTION_EVERY_US);
         }
         Ok(outcome)
     }
 
     /// Drop entities whose latest event no window covers at the earliest instant still
     /// answerable (watermark − allowed lateness): they read as "no history" either way.
-    fn evict(&mut self, watermark_us: i64) {
-        let horizon = watermark_us - self.policy.allowed_lateness_us;
+    ///
+    /// Returns the earliest watermark at which a surviving entity could be evicted: no sweep
+    /// can drop anything before it (a later event only postpones an entity's expiry), so the
+    /// next sweep waits for it instead of scanning every entity each hour of event time.
+    fn evict(&mut self, watermark_us: i64) -> i64 {
+        let lateness = self.policy.allowed_lateness_us;
+        let horizon = watermark_us - lateness;
+        let mut next = i64::MAX;
         for (group, table) in self.policy.groups.iter().zip(self.tables.iter_mut()) {
-            table.retain(|_, e| e.has_history(group, horizon));
+            table.retain(|_, e| {
+                let keep = e.has_history(group, horizon);
+                if keep {
+                    next = next.min(e.expiry_us(group).saturating_add(lateness));
+                }
+                keep
+            });
         }
+        next
     }
 
     /// Features as of `request.as_of_time_utc` for the requested keys and groups.
