@@ -58,17 +58,9 @@ impl Zipf {
     }
 }
 
-fn pins() -> ContextPins {
-    serde_json::from_value(serde_json::json!({
-        "platform_run_id": "platform_20260101T000000Z",
-        "scenario_run_id": "f99075b467eefd8598b7ca9aca767b16",
-        "manifest_fingerprint": "ab".repeat(32),
-        "parameter_hash": "cd".repeat(32),
-        "scenario_id": "baseline_v1",
-        "seed": 42,
-    }))
-    .unwrap()
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::pins;
 
 fn main() {
     let n: usize = std::env::var("FP_OFP_BENCH_EVENTS")

@@ -314,7 +314,16 @@ impl OnlineFeatures {
                 keep
             });
         }
-        next
+        // With nothing held (a policy without groups) there is no expiry to wait for: sweep
+        // again within one longest window, so the sweep never stops.
+        let longest_us = self
+            .policy
+            .groups
+            .iter()
+            .flat_map(|g| g.windows.iter().map(|w| w.duration_us + w.bucket_us))
+            .max()
+            .unwrap_or(EVICTION_EVERY_US);
+        next.min(watermark_us.saturating_add(longest_us + lateness))
     }
 
     /// Features as of `request.as_of_time_utc` for the requested keys and groups.
